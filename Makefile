@@ -1,0 +1,37 @@
+# Every target creates .venv on first use; nothing relies on packages installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: test lint demo fuzz bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict streamer
+
+test: lint
+	$(BIN)/python fuzz/fuzz_sse.py --smoke --seconds 10
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/python -m streamer demo
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]' || echo "atheris did not install: using the hypothesis harness"
+	$(BIN)/python fuzz/fuzz_sse.py --seconds $${FUZZ_SECONDS:-300}
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_sse.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,242 @@
+"""Go-style scanners: ``next()`` / ``event()`` / ``err()`` / ``close()`` over any source of events.
+
+``Scanner`` wraps an iterator, ``AsyncScanner`` an async iterator. ``next()`` never raises for a
+failure of the source: it returns False and keeps the error for ``err()``. ``KeyboardInterrupt``,
+``SystemExit`` and task cancellation are not failures of the source; they close the scanner and
+propagate.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from .errors import NoCurrentEvent
+
+__all__ = ["AsyncScanner", "Scanner"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+_NOTHING: Any = object()
+
+
+class _ScannerState(Generic[T]):
+    """The pure state shared by the sync and async scanners."""
+
+    __slots__ = ("_closed", "_count", "_current", "_error")
+
+    def __init__(self) -> None:
+        self._current: T = _NOTHING
+        self._error: BaseException | None = None
+        self._closed = False
+        self._count = 0
+
+    def event(self) -> T:
+        """The event that the last successful ``next()`` produced."""
+        if self._current is _NOTHING:
+            if self._closed:
+                state = "the scanner is closed" if self._error is None else "the scanner failed"
+            else:
+                state = "next() has not returned True"
+            raise NoCurrentEvent(f"no current event: {state}; call event() only after next() returns True")
+        return self._current
+
+    def err(self) -> BaseException | None:
+        """The error that ended the stream, or None if it ended cleanly (or has not ended)."""
+        return self._error
+
+    @property
+    def count(self) -> int:
+        """How many events ``next()`` has produced so far."""
+        return self._count
+
+    @property
+    def closed(self) -> bool:
+        """True once the scanner has ended, failed or been closed."""
+        return self._closed
+
+    def _accept(self, item: T) -> None:
+        self._current = item
+        self._count += 1
+
+    def _fail(self, error: BaseException | None) -> None:
+        self._current = _NOTHING
+        if self._error is None:
+            self._error = error
+
+
+class Scanner(_ScannerState[T]):
+    """A scanner over an iterable of events.
+
+    ``on_close`` runs once when the scanner closes (after the source iterator's own ``close()``),
+    whether it ended, failed or was closed early.
+    """
+
+    __slots__ = ("_on_close", "_source")
+
+    def __init__(self, source: Iterable[T], *, on_close: Callable[[], object] | None = None) -> None:
+        super().__init__()
+        self._source: Iterator[T] = iter(source)
+        self._on_close = on_close
+
+    def next(self) -> bool:
+        """Advance to the next event; False at the end or on error (see ``err()``)."""
+        if self._closed:
+            self._current = _NOTHING
+            return False
+        try:
+            item = next(self._source)
+        except StopIteration:
+            self._fail(None)
+            self._release()
+            return False
+        except Exception as exc:
+            self._fail(exc)
+            self._release()
+            return False
+        except BaseException:
+            self._fail(None)
+            self._release()
+            raise
+        self._accept(item)
+        return True
+
+    def close(self) -> None:
+        """Stop reading and release the source; safe to call any number of times."""
+        self._current = _NOTHING
+        self._release()
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+
+    def __enter__(self) -> Scanner[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[T]:
+        """Yield every event, then raise the error that ended the stream, if any."""
+        while self.next():
+            yield self._current
+        if self._error is not None:
+            raise self._error
+
+    def map(self, fn: Callable[[T], U]) -> Scanner[U]:
+        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with that error."""
+        return Scanner((fn(item) for item in self), on_close=self.close)
+
+    def filter(self, predicate: Callable[[T], bool]) -> Scanner[T]:
+        """A scanner of the events for which ``predicate`` is true."""
+        return Scanner((item for item in self if predicate(item)), on_close=self.close)
+
+
+class AsyncScanner(_ScannerState[T]):
+    """The async twin of :class:`Scanner`: ``await next()``, ``async for``, ``await aclose()``."""
+
+    __slots__ = ("_on_close", "_source")
+
+    def __init__(
+        self,
+        source: AsyncIterable[T],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+    ) -> None:
+        super().__init__()
+        self._source: AsyncIterator[T] = aiter(source)
+        self._on_close = on_close
+
+    async def next(self) -> bool:
+        """Advance to the next event; False at the end or on error (see ``err()``)."""
+        if self._closed:
+            self._current = _NOTHING
+            return False
+        try:
+            item = await anext(self._source)
+        except StopAsyncIteration:
+            self._fail(None)
+            await self._release()
+            return False
+        except Exception as exc:
+            self._fail(exc)
+            await self._release()
+            return False
+        except BaseException:
+            self._fail(None)
+            await self._release()
+            raise
+        self._accept(item)
+        return True
+
+    async def aclose(self) -> None:
+        """Stop reading and release the source; safe to call any number of times."""
+        self._current = _NOTHING
+        await self._release()
+
+    async def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            aclose = getattr(self._source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if self._on_close is not None:
+                result = self._on_close()
+                if inspect.isawaitable(result):
+                    await result
+
+    async def __aenter__(self) -> AsyncScanner[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        """Yield every event, then raise the error that ended the stream, if any."""
+        while await self.next():
+            yield self._current
+        if self._error is not None:
+            raise self._error
+
+    def map(self, fn: Callable[[T], U]) -> AsyncScanner[U]:
+        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with that error."""
+
+        async def mapped() -> AsyncIterator[U]:
+            async for item in self:
+                yield fn(item)
+
+        return AsyncScanner(mapped(), on_close=self.aclose)
+
+    def filter(self, predicate: Callable[[T], bool]) -> AsyncScanner[T]:
+        """A scanner of the events for which ``predicate`` is true."""
+
+        async def filtered() -> AsyncIterator[T]:
+            async for item in self:
+                if predicate(item):
+                    yield item
+
+        return AsyncScanner(filtered(), on_close=self.aclose)
