@@ -27,7 +27,6 @@ demo: $(STAMP)
 	$(BIN)/python -m streamer demo
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[fuzz]' || echo "atheris did not install: using the hypothesis harness"
 	$(BIN)/python fuzz/fuzz_sse.py --seconds $${FUZZ_SECONDS:-300}
 
 bench: $(STAMP)

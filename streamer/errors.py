@@ -15,14 +15,16 @@ class StreamError(Exception):
 
 
 class EventTooLarge(StreamError):
-    """A line or an event exceeded the decoder's ``max_event_size``."""
+    """An SSE event (blank line to blank line) exceeded the decoder's ``max_event_size``.
 
-    def __init__(self, limit: int, offset: int, what: str = "event") -> None:
+    ``offset`` is where the event starts in the stream, counting each line end as one byte.
+    """
+
+    def __init__(self, limit: int, offset: int) -> None:
         self.limit = limit
         self.offset = offset
-        self.what = what
         super().__init__(
-            f"SSE {what} starting at byte {offset} exceeds max_event_size={limit} bytes; "
+            f"SSE event starting at byte {offset} exceeds max_event_size={limit} bytes; "
             "raise max_event_size if such events are expected"
         )
 

@@ -54,30 +54,29 @@ class Decoder:
     """Incremental SSE decoder: ``feed(bytes) -> [Event]``, then ``close()`` at end of input.
 
     The output does not depend on how the input is split into chunks. Memory is bounded by
-    ``max_event_size``: a line or an event (its non-comment lines up to the blank line that
-    dispatches it) larger than that raises :class:`~streamer.errors.EventTooLarge`, and the
-    decoder stays failed afterwards.
+    ``max_event_size``: an event (everything from one blank line to the next, comments included,
+    with each line end counted as one byte) larger than that raises
+    :class:`~streamer.errors.EventTooLarge`, and the decoder stays failed afterwards.
     """
 
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
-    # Bytes of an unterminated line carried over to the next feed.
-    _pending: bytearray = field(init=False, factory=bytearray)
-    # Stream offset of the first byte of _pending (or of the next chunk when it is empty).
-    _offset: int = field(init=False, default=0)
-    _bom_checked: bool = field(init=False, default=False)
+    # The incomplete event since the last blank line, with every line end normalised to LF.
+    _pending: bytearray = field(init=False, repr=False, factory=bytearray)
+    # Offset of _pending[0] in the stream (line ends counted as one byte, the BOM as three).
+    _pending_offset: int = field(init=False, repr=False, default=0)
+    _fed: int = field(init=False, repr=False, default=0)
+    # The first bytes of the stream while they could still be a split byte order mark.
+    _head: bytes | None = field(init=False, repr=False, default=b"")
     # The previous chunk ended in CR: a leading LF of the next chunk completes that CRLF.
-    _after_cr: bool = field(init=False, default=False)
-    _data: list[bytes] = field(init=False, factory=list)
-    _event_type: bytes = field(init=False, default=b"")
-    _id_buffer: str | None = field(init=False, default=None)
-    _last_event_id: str | None = field(init=False, default=None)
-    _retry: int | None = field(init=False, default=None)
-    # Size and start offset of the event being assembled (comment lines do not count).
-    _event_bytes: int = field(init=False, default=0)
-    _event_start: int = field(init=False, default=0)
-    _failed: EventTooLarge | None = field(init=False, default=None)
-    _closed: bool = field(init=False, default=False)
-    _truncated: bool = field(init=False, default=False)
+    _after_cr: bool = field(init=False, repr=False, default=False)
+    _id_buffer: str | None = field(init=False, repr=False, default=None)
+    # Decoded event types, by their bytes: servers repeat a handful of names.
+    _kinds: dict[bytes, str] = field(init=False, repr=False, factory=dict)
+    _last_event_id: str | None = field(init=False, repr=False, default=None)
+    _retry: int | None = field(init=False, repr=False, default=None)
+    _failed: EventTooLarge | None = field(init=False, repr=False, default=None)
+    _closed: bool = field(init=False, repr=False, default=False)
+    _truncated: bool = field(init=False, repr=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         if self.max_event_size < 1:
@@ -101,7 +100,7 @@ class Decoder:
     @property
     def bytes_fed(self) -> int:
         """Total number of bytes fed so far."""
-        return self._offset + len(self._pending)
+        return self._fed
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Decode one more chunk of the stream and return the events it completed."""
@@ -111,116 +110,148 @@ class Decoder:
             raise ValueError("Decoder.feed() called after close()")
         if not chunk:
             return []
-        pending = self._pending
-        if pending or not self._bom_checked:
-            # Fast exit while a long line keeps growing: no copy of what is already pending.
-            if b"\n" not in chunk and b"\r" not in chunk:
-                pending += chunk
-                if self._bom_checked or len(pending) >= len(_BOM):
-                    self._check_pending()
+        self._fed += len(chunk)
+        if self._head is not None:
+            head = self._head + chunk
+            if len(head) < len(_BOM) and _BOM.startswith(head):
+                self._head = head
                 return []
-            buf = bytes(pending) + chunk
-            pending.clear()
-        else:
-            buf = chunk
-        start = 0
-        if not self._bom_checked:
-            if len(buf) < len(_BOM) and _BOM.startswith(buf):
-                pending += buf
-                return []
-            self._bom_checked = True
-            if buf.startswith(_BOM):
-                start = 3
+            self._head = None
+            chunk = head
+            if head.startswith(_BOM):
+                chunk = head[len(_BOM) :]
+                self._pending_offset = len(_BOM)
         if self._after_cr:
             self._after_cr = False
-            if buf[start : start + 1] == b"\n":
-                start += 1
-        if start:
-            self._offset += start
-            buf = buf[start:]
-        events: list[Event] = []
-        if b"\r" in buf:
-            parts = _LINE_END.split(buf)
-            rest = parts.pop()
-            if not rest and parts and parts[-1] == b"\r":
-                self._after_cr = True
-            lines = parts[0::2]
-            ends = parts[1::2]
-            for line, end in zip(lines, ends):
-                self._line(line, len(end), events)
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._after_cr = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pending = self._pending
+        # memchr first: most chunks of a large event hold no line end at all.
+        cut = chunk.rfind(b"\n\n") if b"\n" in chunk else -1
+        complete: bytes | bytearray
+        # pending never holds a blank line, so only the new bytes (and the seam) can add one.
+        seam = chunk[:1] == b"\n" and pending[-1:] == b"\n"
+        if cut >= 0:
+            if pending:
+                single = not seam and chunk.find(b"\n\n", 0, cut) < 0
+                pending += memoryview(chunk)[:cut]
+                complete = pending  # taken over without a copy; a new buffer starts below
+                pending = self._pending = bytearray()
+                if len(complete) < 65536:
+                    complete = bytes(complete)  # small: bytes slice and hash faster
+            else:
+                single = False
+                complete = chunk[:cut]
+            rest = chunk[cut + 2 :]
+        elif seam:
+            # The blank line's LF starts this chunk; the line it ends was in the last one.
+            del pending[-1]
+            complete = pending
+            pending = self._pending = bytearray()
+            single = True
+            rest = chunk[1:]
         else:
-            lines = buf.split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                self._line(line, 1, events)
-        if rest:
+            pending += chunk
+            if len(pending) > self.max_event_size:
+                self._fail(self._pending_offset)
+            return []
+        events: list[Event] = []
+        try:
+            self._blocks((complete,) if single else complete.split(b"\n\n"), events)
+            self._pending_offset += len(complete) + 2
             pending += rest
-            self._check_pending()
+            if len(pending) > self.max_event_size:
+                self._fail(self._pending_offset)
+        except EventTooLarge:
+            if not events:
+                raise
+            # Hand out the events completed before the oversized one; the next call raises.
         return events
 
-    def _check_pending(self) -> None:
-        """Fail if the unterminated line alone, or with its event, passes the limit."""
-        size = len(self._pending)
-        if self._pending[:1] == b":":
-            over = size > self.max_event_size
-            what, start = "line", self._offset
-        else:
-            over = size + self._event_bytes > self.max_event_size
-            what = "event" if self._event_bytes else "line"
-            start = self._event_start if self._event_bytes else self._offset
-        if over:
-            self._pending.clear()
-            self._failed = EventTooLarge(self.max_event_size, start, what)
-            raise self._failed
+    def _blocks(self, blocks: Iterable[bytes | bytearray], events: list[Event]) -> None:
+        """Dispatch the event of each block: the lines between two blank lines."""
+        limit = self.max_event_size
+        append = events.append
+        offset = self._pending_offset
+        kinds = self._kinds
+        for block in blocks:
+            # Each block is followed by its last line's LF and a blank line: count that LF.
+            if len(block) >= limit:
+                self._fail(offset)
+            offset += len(block) + 2
+            # Fast paths for the two shapes real servers send; everything else takes the full walk.
+            if block[:7] == b"event: ":
+                end = block.find(b"\n")
+                if end > 0 and block.startswith(b"data: ", end + 1) and block.find(b"\n", end + 1) < 0:
+                    kind = block[7:end]
+                    name = kinds.get(kind) if type(kind) is bytes else None
+                    if name is None:
+                        name = kind.decode("utf-8", "replace") if kind else "message"
+                        if len(kinds) < 256:
+                            kinds[bytes(kind)] = name
+                    append(
+                        Event(
+                            name,
+                            block[end + 7 :].decode("utf-8", "replace"),
+                            self._id_buffer,
+                            self._retry,
+                        )
+                    )
+                    continue
+            elif block[:6] == b"data: " and b"\n" not in block:
+                append(Event("message", block[6:].decode("utf-8", "replace"), self._id_buffer, self._retry))
+                continue
+            self._walk(block.split(b"\n"), events)
 
-    def _line(self, line: bytes, end_len: int, events: list[Event]) -> None:
-        """Interpret one complete line (without its terminator)."""
-        line_start = self._offset
-        self._offset = line_start + len(line) + end_len
-        if not line:
-            self._dispatch(events)
-            return
-        if line[0] == 58:  # b":" starts a comment
-            return
-        if not self._event_bytes:
-            self._event_start = line_start
-        self._event_bytes += len(line) + end_len
-        if self._event_bytes > self.max_event_size:
-            self._failed = EventTooLarge(self.max_event_size, self._event_start, "event")
-            raise self._failed
-        name, colon, value = line.partition(b":")
-        if colon and value[:1] == b" ":
-            value = value[1:]
-        if name == b"data":
-            self._data.append(value)
-        elif name == b"event":
-            self._event_type = value
-        elif name == b"id":
-            if b"\x00" not in value:
-                self._id_buffer = value.decode("utf-8", "replace")
-        elif name == b"retry":
-            if value.isdigit():
-                self._retry = int(value)
+    def _walk(self, lines: Iterable[bytes | bytearray], events: list[Event] | None) -> None:
+        """Interpret complete lines as the standard says, then dispatch (unless events is None)."""
+        data: list[bytes | bytearray] = []
+        kind: bytes | bytearray = b""
+        for line in lines:
+            if not line:
+                if events is not None:
+                    self._dispatch(kind, data, events)
+                data = []
+                kind = b""
+                continue
+            if line[0] == 58:  # b":" starts a comment
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                kind = value
+            elif name == b"id":
+                if b"\x00" not in value:
+                    self._id_buffer = value.decode("utf-8", "replace")
+            elif name == b"retry":
+                if value.isdigit():
+                    self._retry = int(value)
+        if events is not None:
+            self._dispatch(kind, data, events)  # the blank line that closes the block
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, kind: bytes | bytearray, data: list[bytes | bytearray], events: list[Event]) -> None:
         """Apply the standard's dispatch steps at a blank line."""
-        self._event_bytes = 0
         self._last_event_id = self._id_buffer
-        data = self._data
-        if not data:
-            self._event_type = b""
-            return
-        self._data = []
-        event_type = self._event_type
-        self._event_type = b""
-        events.append(
-            Event(
-                event_type.decode("utf-8", "replace") if event_type else "message",
-                (data[0] if len(data) == 1 else b"\n".join(data)).decode("utf-8", "replace"),
-                self._last_event_id,
-                self._retry,
+        if data:
+            events.append(
+                Event(
+                    kind.decode("utf-8", "replace") if kind else "message",
+                    (data[0] if len(data) == 1 else b"\n".join(data)).decode("utf-8", "replace"),
+                    self._last_event_id,
+                    self._retry,
+                )
             )
-        )
+
+    def _fail(self, offset: int) -> None:
+        self._pending.clear()
+        self._failed = EventTooLarge(self.max_event_size, offset)
+        raise self._failed
 
     def close(self) -> list[Event]:
         """Signal the end of input; discards an unterminated event, as the standard requires.
@@ -232,16 +263,13 @@ class Decoder:
             raise self._failed
         if not self._closed:
             self._closed = True
-            pending = bytes(self._pending)
-            if not self._bom_checked:
-                pending = b"" if _BOM.startswith(pending) else pending.removeprefix(_BOM)
-            # A cut-off comment line carries no event; anything else that is pending does.
-            if self._data or self._event_bytes or (pending and pending[:1] != b":"):
-                self._truncated = True
+            lines: list[bytes | bytearray] = [*self._pending.split(b"\n")] if self._pending else []
+            if self._head:
+                lines = [self._head]  # a lone fragment of a byte order mark is a line of garbage
+            self._truncated = any(line and line[0] != 58 for line in lines)
+            if lines:
+                self._walk(lines[:-1], None)  # complete lines still set the reconnection time
             self._pending.clear()
-            self._data = []
-            self._event_type = b""
-            self._event_bytes = 0
         return []
 
 

@@ -1,0 +1,354 @@
+"""streamer.sse: the decoder follows WHATWG "Interpreting an event stream" exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamer.errors import EventTooLarge, StreamError, UnexpectedEOF
+from streamer.sse import Decoder, Event, aiter_events, encode, encode_comment, iter_events
+
+
+def decode_all(stream: bytes) -> list[Event]:
+    decoder = Decoder()
+    events = decoder.feed(stream)
+    events += decoder.close()
+    return events
+
+
+def data_of(stream: bytes) -> list[str]:
+    return [event.data for event in decode_all(stream)]
+
+
+# Cases written from what the web-platform-tests eventsource/format-* tests specify.
+FORMAT_CASES = [
+    pytest.param(b"\xef\xbb\xbfdata:1\n\n", ["1"], id="format-bom-stripped-once"),
+    pytest.param(b"\xef\xbb\xbf\xef\xbb\xbfdata:1\n\ndata:2\n\n", ["2"], id="format-bom-second-one-kept"),
+    pytest.param(b":comment\ndata:1\n:another\n\n", ["1"], id="format-comments-ignored"),
+    pytest.param(b"data:1\n\ndata:2", ["1"], id="format-data-before-final-empty-line-discarded"),
+    pytest.param(b"data:\n\ndata\ndata\n\ndata:test\n\n", ["", "\n", "test"], id="format-field-data"),
+    pytest.param(
+        b"data:\x00\ndata:  2\rData:1\ndata\x00:2\ndata:1\r\x00data:4\nda-ta:3\rdata_5\ndata:3\r"
+        b"data:\r\n data:32\ndata:4\n\n",
+        ["\x00\n 2\n1\n3\n\n4"],
+        id="format-field-parsing",
+    ),
+    pytest.param(
+        b"data:\ttest\rdata: \ndata:test\n\n", ["\ttest\n\ntest"], id="format-leading-space-only-one"
+    ),
+    pytest.param(b"data:test\r\ndata\ndata:test\r\n\r", ["test\n\ntest"], id="format-newlines-mixed"),
+    pytest.param(b"data:\x00\n\n", ["\x00"], id="format-null-character-in-data"),
+    pytest.param("data:\u2026 \u00e9\U0001f600\n\n".encode(), ["\u2026 \u00e9\U0001f600"], id="format-utf-8"),
+    pytest.param(b"data:\xff\xfe\n\n", ["\ufffd\ufffd"], id="invalid-utf-8-replaced"),
+    pytest.param(b"data:a\xe2\x82\n\n", ["a\ufffd"], id="truncated-multibyte-replaced-once"),
+    pytest.param(b"foo:bar\ndata:1\n\n", ["1"], id="format-field-unknown-ignored"),
+    pytest.param(b"data:1\n\n\n\ndata:2\n\n", ["1", "2"], id="extra-blank-lines-dispatch-nothing"),
+    pytest.param(b"event:x\n\ndata:1\n\n", ["1"], id="empty-data-dispatches-nothing"),
+    pytest.param(b"data\n\n", [""], id="field-without-colon-is-empty-value"),
+    pytest.param(b"data:a:b\n\n", ["a:b"], id="only-first-colon-splits"),
+]
+
+
+@pytest.mark.parametrize(("stream", "expected"), FORMAT_CASES)
+def test_format_case(stream: bytes, expected: list[str]) -> None:
+    assert data_of(stream) == expected
+
+
+def test_event_type_is_set_by_event_field() -> None:
+    assert [e.event for e in decode_all(b"event:test\ndata:x\n\n")] == ["test"]
+
+
+def test_event_type_resets_after_dispatch() -> None:
+    assert [e.event for e in decode_all(b"event:test\ndata:x\n\ndata:x\n\n")] == ["test", "message"]
+
+
+def test_event_type_resets_even_when_nothing_is_dispatched() -> None:
+    assert [e.event for e in decode_all(b"event:a\n\ndata:x\n\n")] == ["message"]
+
+
+def test_empty_event_field_means_message() -> None:
+    assert [e.event for e in decode_all(b"event: \ndata:data\n\n")] == ["message"]
+
+
+def test_id_persists_across_events() -> None:
+    assert [e.id for e in decode_all(b"id:1\ndata:a\n\ndata:b\n\n")] == ["1", "1"]
+
+
+def test_empty_id_resets_last_event_id_to_empty() -> None:
+    assert [e.id for e in decode_all(b"id:1\ndata:a\n\nid\ndata:b\n\n")] == ["1", ""]
+
+
+def test_id_containing_nul_is_ignored() -> None:
+    assert [e.id for e in decode_all(b"id:1\ndata:a\n\nid:2\x003\ndata:b\n\n")] == ["1", "1"]
+
+
+def test_id_without_any_id_field_is_none() -> None:
+    assert decode_all(b"data:a\n\n")[0].id is None
+
+
+def test_last_event_id_updates_on_dispatch_even_without_data() -> None:
+    decoder = Decoder()
+    decoder.feed(b"id:7\n")
+    assert decoder.last_event_id is None
+    assert decoder.feed(b"\n") == []
+    assert decoder.last_event_id == "7"
+
+
+def test_retry_all_digits_is_recorded() -> None:
+    decoder = Decoder()
+    events = decoder.feed(b"retry:1500\ndata:x\n\n")
+    assert decoder.retry == 1500
+    assert events[0].retry == 1500
+
+
+@pytest.mark.parametrize("value", [b"", b"  10", b"10 ", b"1.5", b"-1", b"abc", b"\xd9\xa1"], ids=repr)
+def test_retry_not_all_ascii_digits_is_ignored(value: bytes) -> None:
+    decoder = Decoder()
+    decoder.feed(b"retry:100\n\nretry:" + value + b"\ndata:x\n\n")
+    assert decoder.retry == 100
+
+
+def test_retry_keeps_most_recent_value_across_events() -> None:
+    assert [e.retry for e in decode_all(b"retry:5\ndata:a\n\ndata:b\n\nretry:6\ndata:c\n\n")] == [5, 5, 6]
+
+
+def test_crlf_split_across_chunks_is_one_line_end() -> None:
+    decoder = Decoder()
+    events = decoder.feed(b"data:a\r")
+    events += decoder.feed(b"\ndata:b\r")
+    events += decoder.feed(b"\n\r")
+    events += decoder.feed(b"\n")
+    assert [e.data for e in events] == ["a\nb"]
+
+
+def test_lone_cr_then_lf_in_next_chunk_after_blank_line() -> None:
+    decoder = Decoder()
+    events = decoder.feed(b"data:a\r\r")
+    events += decoder.feed(b"\ndata:b\n\n")
+    assert [e.data for e in events] == ["a", "b"]
+
+
+def test_multibyte_character_split_across_chunks() -> None:
+    payload = "data:\u20ac\U0001f600\n\n".encode()
+    decoder = Decoder()
+    events = [event for byte in payload for event in decoder.feed(bytes([byte]))]
+    assert [e.data for e in events] == ["\u20ac\U0001f600"]
+
+
+def test_bom_split_across_chunks_is_stripped() -> None:
+    decoder = Decoder()
+    events = decoder.feed(b"\xef") + decoder.feed(b"\xbb") + decoder.feed(b"\xbfdata:1\n\n")
+    assert [e.data for e in events] == ["1"]
+
+
+def test_bom_not_at_start_is_kept() -> None:
+    assert data_of(b"data:\xef\xbb\xbfx\n\n") == ["\ufeffx"]
+
+
+def test_close_reports_truncated_event() -> None:
+    decoder = Decoder()
+    assert [e.data for e in decoder.feed(b"data:1\n\ndata:2\n")] == ["1"]
+    assert decoder.close() == []
+    assert decoder.truncated
+
+
+def test_close_reports_truncated_line() -> None:
+    decoder = Decoder()
+    decoder.feed(b"data:1\n\nda")
+    decoder.close()
+    assert decoder.truncated
+
+
+def test_close_after_complete_event_is_clean() -> None:
+    decoder = Decoder()
+    decoder.feed(b"data:1\n\n:keep-alive\n")
+    decoder.close()
+    assert not decoder.truncated
+
+
+def test_cut_comment_is_not_a_truncated_event() -> None:
+    decoder = Decoder()
+    decoder.feed(b"data:1\n\n:keep-al")
+    decoder.close()
+    assert not decoder.truncated
+
+
+def test_feed_after_close_is_an_error() -> None:
+    decoder = Decoder()
+    decoder.close()
+    with pytest.raises(ValueError, match="after close"):
+        decoder.feed(b"data:1\n\n")
+
+
+def test_line_over_limit_raises_with_limit_and_offset() -> None:
+    decoder = Decoder(max_event_size=100)
+    decoder.feed(b"data:ok\n\n")
+    with pytest.raises(EventTooLarge) as info:
+        decoder.feed(b"data:" + b"x" * 200)
+    assert info.value.limit == 100
+    assert info.value.offset == 9
+    assert "max_event_size=100" in str(info.value)
+    assert "byte 9" in str(info.value)
+
+
+def test_event_over_limit_across_many_lines_raises() -> None:
+    decoder = Decoder(max_event_size=100)
+    with pytest.raises(EventTooLarge) as info:
+        decoder.feed(b"data:0123456789\n" * 20)
+    assert info.value.offset == 0
+
+
+def test_limit_counts_only_the_current_event() -> None:
+    decoder = Decoder(max_event_size=100)
+    events = decoder.feed(b"data:0123456789012345678901234567890123456789\n\n" * 50)
+    assert len(events) == 50
+
+
+def test_comment_lines_count_towards_event_size() -> None:
+    decoder = Decoder(max_event_size=64)
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b":" + b"x" * 40 + b"\n" + b"data:1\n" + b":" + b"y" * 40 + b"\n\n")
+
+
+def test_comments_between_events_do_not_accumulate() -> None:
+    decoder = Decoder(max_event_size=64)
+    events = decoder.feed((b":" + b"x" * 40 + b"\n\ndata:1\n\n") * 100)
+    assert len(events) == 100
+
+
+def test_oversized_comment_line_still_raises() -> None:
+    decoder = Decoder(max_event_size=64)
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b":" + b"x" * 100)
+
+
+def test_limit_holds_when_fed_one_byte_at_a_time() -> None:
+    decoder = Decoder(max_event_size=1000)
+    with pytest.raises(EventTooLarge) as info:
+        for _ in range(5000):
+            decoder.feed(b"a")
+    assert info.value.offset == 0
+    assert decoder.bytes_fed <= 1001
+
+
+def test_decoder_stays_failed_after_event_too_large() -> None:
+    decoder = Decoder(max_event_size=10)
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"data:" + b"x" * 50 + b"\n")
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"\n")
+
+
+def test_hundred_megabytes_without_line_end_fails_fast() -> None:
+    decoder = Decoder(max_event_size=1 << 20)
+    chunk = b"x" * (1 << 20)
+    fed = 0
+    with pytest.raises(EventTooLarge):
+        while fed < 100 * (1 << 20):
+            decoder.feed(chunk)
+            fed += len(chunk)
+    assert fed <= 1 << 20
+
+
+def test_event_too_large_is_a_stream_error() -> None:
+    assert issubclass(EventTooLarge, StreamError)
+
+
+def test_max_event_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Decoder(max_event_size=0)
+
+
+def test_event_json_decodes_data() -> None:
+    assert Event(data='{"a": [1, 2]}').json() == {"a": [1, 2]}
+
+
+def test_iter_events_yields_events_across_chunks() -> None:
+    assert [e.data for e in iter_events([b"data:", b"1\n", b"\ndata:2\n\n"])] == ["1", "2"]
+
+
+def test_iter_events_raises_unexpected_eof_after_valid_events() -> None:
+    seen: list[str] = []
+    with pytest.raises(UnexpectedEOF, match="middle of an event"):
+        for event in iter_events([b"data:1\n\ndata:2"]):
+            seen.append(event.data)
+    assert seen == ["1"]
+
+
+def test_iter_events_allow_truncated_drops_the_partial_event() -> None:
+    assert [e.data for e in iter_events([b"data:1\n\ndata:2"], allow_truncated=True)] == ["1"]
+
+
+@pytest.mark.anyio
+async def test_aiter_events_matches_iter_events() -> None:
+    async def chunks() -> object:
+        for chunk in (b"event:a\ndata:", b"1\n\n", b"data:2\r\n\r\n"):
+            yield chunk
+
+    events = [e async for e in aiter_events(chunks())]  # type: ignore[arg-type]
+    assert events == [Event("a", "1"), Event("message", "2")]
+
+
+@pytest.mark.anyio
+async def test_aiter_events_raises_unexpected_eof() -> None:
+    async def chunks() -> object:
+        yield b"data:1\n"
+
+    with pytest.raises(UnexpectedEOF):
+        _ = [e async for e in aiter_events(chunks())]  # type: ignore[arg-type]
+
+
+def test_encode_writes_all_fields() -> None:
+    assert (
+        encode(Event("update", "a\nb", "7", 100)) == b"event: update\nid: 7\nretry: 100\ndata: a\ndata: b\n\n"
+    )
+
+
+def test_encode_omits_default_event_type() -> None:
+    assert encode(Event(data="x")) == b"data: x\n\n"
+
+
+def test_encode_normalises_cr_and_crlf_to_separate_lines() -> None:
+    assert decode_all(encode(Event(data="a\rb\r\nc"))) == [Event(data="a\nb\nc")]
+
+
+def test_encode_keeps_leading_space_of_data() -> None:
+    assert decode_all(encode(Event(data=" x"))) == [Event(data=" x")]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [Event(event=""), Event(event="a\nb"), Event(id="a\rb"), Event(id="a\x00b"), Event(retry=-1)],
+    ids=["empty-type", "newline-type", "cr-id", "nul-id", "negative-retry"],
+)
+def test_encode_rejects_what_sse_cannot_carry(event: Event) -> None:
+    with pytest.raises(ValueError, match="SSE"):
+        encode(event)
+
+
+def test_encode_comment_is_ignored_by_decoder() -> None:
+    stream = encode_comment("keep\nalive") + encode(Event(data="x")) + encode_comment()
+    assert stream.startswith(b": keep\n: alive\n")
+    assert decode_all(stream) == [Event(data="x")]
+
+
+def test_events_before_an_oversized_event_in_the_same_chunk_are_not_lost() -> None:
+    decoder = Decoder(max_event_size=50)
+    events = decoder.feed(b"data:1\n\ndata:2\n\ndata:" + b"x" * 100 + b"\n\n")
+    assert [e.data for e in events] == ["1", "2"]
+    with pytest.raises(EventTooLarge) as info:
+        decoder.close()
+    assert info.value.offset == 16
+
+
+def test_oversized_event_is_reported_at_its_start_whatever_the_chunking() -> None:
+    payload = b"data:ok\n\n" + b"data:" + b"x" * 100 + b"\n\n"
+    whole = Decoder(max_event_size=50)
+    with pytest.raises(EventTooLarge) as whole_info:
+        whole.feed(payload)
+        whole.close()
+    split = Decoder(max_event_size=50)
+    with pytest.raises(EventTooLarge) as split_info:
+        for i in range(len(payload)):
+            split.feed(payload[i : i + 1])
+    assert whole_info.value.offset == 9
+    assert split_info.value.offset == 9
