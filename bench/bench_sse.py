@@ -95,8 +95,8 @@ def best_time(decode: Decode, chunks: list[bytes], repeat: int) -> tuple[float, 
 def peak_memory(decode: Decode, chunks: list[bytes]) -> int:
     gc.collect()
     tracemalloc.start()
-    for _ in decode(chunks):
-        pass
+    for event in decode(chunks):
+        del event  # a consumer that handles each event and lets it go
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak
