@@ -132,7 +132,7 @@ class Decoder:
         if b"\n" not in chunk:  # memchr: most chunks of a large event hold no line end at all
             pending += chunk
             if len(pending) > self.max_event_size:
-                self._fail(self._pending_offset)
+                self._check_size(pending, self._pending_offset, 0)
             return []
         cut = chunk.rfind(b"\n\n")
         complete: bytes | bytearray
@@ -160,7 +160,7 @@ class Decoder:
         else:
             pending += chunk
             if len(pending) > self.max_event_size:
-                self._fail(self._pending_offset)
+                self._check_size(pending, self._pending_offset, 0)
             return []
         events: list[Event] = []
         try:
@@ -169,7 +169,7 @@ class Decoder:
             self._pending_offset += len(complete) + 2
             pending += rest
             if len(pending) > self.max_event_size:
-                self._fail(self._pending_offset)
+                self._check_size(pending, self._pending_offset, 0)
         except EventTooLarge:
             if not events:
                 raise
@@ -215,7 +215,7 @@ class Decoder:
         for block in blocks:
             # Each block is followed by its last line's LF and a blank line: count that LF.
             if len(block) >= limit:
-                self._fail(offset)
+                self._check_size(block, offset, 1)
             offset += len(block) + 2
             # Fast paths for the two shapes real servers send; everything else takes the full walk.
             if block[:7] == b"event: ":
@@ -283,6 +283,14 @@ class Decoder:
                     self._retry,
                 )
             )
+
+    def _check_size(self, event: bytes | bytearray, offset: int, line_end: int) -> None:
+        """Fail if ``event`` (plus ``line_end`` bytes) is over the limit, not counting the empty
+        lines it starts with: those are blank lines of their own, whatever the chunking.
+        """
+        blank = len(event) - len(event.lstrip(b"\n"))
+        if len(event) - blank + line_end > self.max_event_size:
+            self._fail(offset + blank)
 
     def _fail(self, offset: int) -> None:
         self._pending.clear()
