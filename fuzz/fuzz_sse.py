@@ -5,6 +5,7 @@ run of the same checks. ``--smoke`` keeps the run short enough for ``make test``
 
     python fuzz/fuzz_sse.py --seconds 300          # what `make fuzz` runs
     python fuzz/fuzz_sse.py --smoke --seconds 10   # what `make test` runs
+    python fuzz/fuzz_sse.py fuzz/findings/crash-*  # re-run saved findings
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ def fuzz_with_atheris(seconds: int, quiet: bool) -> None:
     assert atheris is not None
     corpus = Path(tempfile.mkdtemp(prefix="sse-corpus-"))
     seed_corpus(corpus)
+    findings = Path(__file__).resolve().parent / "findings"
+    findings.mkdir(exist_ok=True)
     argv = [sys.argv[0], f"-max_total_time={seconds}", "-max_len=8192", "-print_final_stats=1"]
+    argv.append(f"-artifact_prefix={findings}/")
     if quiet:
         argv += ["-verbosity=0", "-print_final_stats=0"]
     argv.append(str(corpus))
@@ -136,7 +140,13 @@ def main() -> None:
     parser.add_argument(
         "--hypothesis", action="store_true", help="use the hypothesis harness even if atheris is installed"
     )
+    parser.add_argument("inputs", nargs="*", type=Path, help="re-run these inputs (findings) and exit")
     args = parser.parse_args()
+    if args.inputs:
+        for path in args.inputs:
+            check(path.read_bytes())
+            print(f"fuzz_sse: {path} passes")
+        return
     if atheris is not None and not args.hypothesis:
         fuzz_with_atheris(args.seconds, quiet=args.smoke)
     else:

@@ -132,7 +132,7 @@ class Decoder:
         if b"\n" not in chunk:  # memchr: most chunks of a large event hold no line end at all
             pending += chunk
             if len(pending) > self.max_event_size:
-                self._check_size(pending, self._pending_offset, 0)
+                self._check_size(pending, self._pending_offset, complete=False)
             return []
         cut = chunk.rfind(b"\n\n")
         complete: bytes | bytearray
@@ -160,7 +160,7 @@ class Decoder:
         else:
             pending += chunk
             if len(pending) > self.max_event_size:
-                self._check_size(pending, self._pending_offset, 0)
+                self._check_size(pending, self._pending_offset, complete=False)
             return []
         events: list[Event] = []
         try:
@@ -169,7 +169,7 @@ class Decoder:
             self._pending_offset += len(complete) + 2
             pending += rest
             if len(pending) > self.max_event_size:
-                self._check_size(pending, self._pending_offset, 0)
+                self._check_size(pending, self._pending_offset, complete=False)
         except EventTooLarge:
             if not events:
                 raise
@@ -215,7 +215,7 @@ class Decoder:
         for block in blocks:
             # Each block is followed by its last line's LF and a blank line: count that LF.
             if len(block) >= limit:
-                self._check_size(block, offset, 1)
+                self._check_size(block, offset, complete=True)
             offset += len(block) + 2
             # Fast paths for the two shapes real servers send; everything else takes the full walk.
             if block[:7] == b"event: ":
@@ -284,13 +284,16 @@ class Decoder:
                 )
             )
 
-    def _check_size(self, event: bytes | bytearray, offset: int, line_end: int) -> None:
-        """Fail if ``event`` (plus ``line_end`` bytes) is over the limit, not counting the empty
-        lines it starts with: those are blank lines of their own, whatever the chunking.
+    def _check_size(self, event: bytes | bytearray, offset: int, *, complete: bool) -> None:
+        """Fail if ``event`` is over the limit. Empty lines around it are blank lines of their own
+        (where a run of them is cut depends on the chunking), so they do not count; a complete
+        block's last line end does.
         """
-        blank = len(event) - len(event.lstrip(b"\n"))
-        if len(event) - blank + line_end > self.max_event_size:
-            self._fail(offset + blank)
+        content = event.lstrip(b"\n")
+        lead = len(event) - len(content)
+        size = len(content.rstrip(b"\n")) + 1 if complete else len(content)
+        if size > self.max_event_size:
+            self._fail(offset + lead)
 
     def _fail(self, offset: int) -> None:
         self._pending.clear()

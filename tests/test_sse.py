@@ -352,3 +352,16 @@ def test_oversized_event_is_reported_at_its_start_whatever_the_chunking() -> Non
             split.feed(payload[i : i + 1])
     assert whole_info.value.offset == 9
     assert split_info.value.offset == 9
+
+
+def test_size_limit_ignores_where_a_run_of_blank_lines_is_cut() -> None:
+    # Found by fuzz/fuzz_sse.py: a run of three line ends split after the second.
+    stream = b"\nabcdefg\r\r\rxyz" + b"x" * 20
+    whole = Decoder(max_event_size=8)
+    with pytest.raises(EventTooLarge) as whole_info:
+        whole.feed(stream)
+    split = Decoder(max_event_size=8)
+    split.feed(stream[:11])
+    with pytest.raises(EventTooLarge) as split_info:
+        split.feed(stream[11:])
+    assert whole_info.value.offset == split_info.value.offset == 11
