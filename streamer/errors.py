@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "DecodeError",
     "EventTooLarge",
     "NoCurrentEvent",
+    "StreamAPIError",
     "StreamError",
+    "StreamReadError",
+    "ToolOutputsNotExpected",
     "UnexpectedEOF",
 ]
 
@@ -35,3 +39,36 @@ class UnexpectedEOF(StreamError):
 
 class NoCurrentEvent(StreamError):
     """``Scanner.event()`` was called when ``next()`` had not returned True."""
+
+
+class DecodeError(StreamError):
+    """An event's data is not valid JSON, or not the shape its event name promises."""
+
+    def __init__(self, event: str, index: int, data: str, reason: str) -> None:
+        self.event = event
+        self.index = index
+        self.data_head = data[:120]
+        self.reason = reason
+        super().__init__(
+            f"cannot decode event #{index} ({event!r}): {reason}; data starts with {self.data_head!r}"
+        )
+
+
+class StreamAPIError(StreamError):
+    """The server sent an ``error`` event: the stream ended with the API's error code and message."""
+
+    def __init__(self, code: str | None, message: str | None, *, index: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.index = index
+        where = f" (event #{index})" if index is not None else ""
+        detail = f"{code or 'no code'}: {message or 'no message'}"
+        super().__init__(f"the API sent an error event{where}: {detail}")
+
+
+class ToolOutputsNotExpected(StreamError):
+    """``submit_tool_outputs`` was called when the run was not waiting for tool outputs."""
+
+
+class StreamReadError(StreamError, OSError):
+    """Raised by a text reader's ``read`` when its stream failed; ``__cause__`` is the stream's error."""

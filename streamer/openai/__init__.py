@@ -1,0 +1,11 @@
+"""The OpenAI wire: typed Assistants v2 events, run streams, and their data objects."""
+
+from __future__ import annotations
+
+from .events import *  # noqa: F403
+from .events import __all__ as _events_all
+from .models import *  # noqa: F403
+from .models import __all__ as _models_all
+from .stream import AsyncRunStream, RunState, RunStream
+
+__all__ = ["AsyncRunStream", "RunState", "RunStream", *_events_all, *_models_all]

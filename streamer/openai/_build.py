@@ -1,0 +1,137 @@
+"""Build attrs models from decoded JSON, driven by their type hints, keeping unknown fields."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from attrs import define, field, fields
+
+__all__ = ["Model", "ShapeError", "build"]
+
+M = TypeVar("M", bound="Model")
+Convert = Callable[[Any, str], Any]
+
+
+class ShapeError(ValueError):
+    """A JSON value does not have the shape its model expects (``path`` says where)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+@define(frozen=True, slots=True)
+class Model:
+    """Base of the wire models: typed fields, plus ``extra`` for the fields this version does not know."""
+
+    #: For members of a union told apart by their ``type`` field: that field's value.
+    KIND: ClassVar[str | None] = None
+
+    extra: dict[str, Any] = field(factory=dict, kw_only=True, repr=False)
+
+    @classmethod
+    def from_dict(cls: type[M], data: Any) -> M:
+        """Build from a decoded JSON object; raises :class:`ShapeError` if the shape is wrong."""
+        return build(cls, data, cls.__name__)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object this model was built from (fields that were absent come back as None)."""
+        out = {a.name: _unbuild(getattr(self, a.name)) for a in fields(type(self)) if a.name != "extra"}
+        out.update(self.extra)
+        return out
+
+
+def _unbuild(value: Any) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, list):
+        return [_unbuild(item) for item in value]
+    return value
+
+
+@define(frozen=True, slots=True)
+class _Plan:
+    names: tuple[tuple[str, Convert | None], ...]
+    known: frozenset[str]
+
+
+_PLANS: dict[type, _Plan] = {}
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Model)
+
+
+def _converter(hint: Any) -> Convert | None:
+    """How to convert a JSON value for a field of type ``hint`` (None: keep it as it is)."""
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            return _converter(members[0])
+        models = [m for m in members if _is_model(m)]
+        if not models:
+            return None
+        by_kind = {m.KIND: m for m in models if m.KIND is not None}
+        if len(by_kind) != len(models):
+            raise TypeError(f"union {hint} needs a KIND on every model member")
+        return _union(by_kind)
+    if origin is list and args:
+        item = _converter(args[0])
+        return None if item is None else _list_of(item)
+    if _is_model(hint):
+        cls = hint
+
+        def one(value: Any, path: str) -> Any:
+            return build(cls, value, path)
+
+        return one
+    return None
+
+
+def _union(by_kind: dict[str | None, type[Model]]) -> Convert:
+    def pick(value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise ShapeError(path, f"expected an object, got {type(value).__name__}")
+        cls = by_kind.get(value.get("type"))
+        # A kind this version does not know stays a plain dict: kept, never dropped.
+        return value if cls is None else build(cls, value, path)
+
+    return pick
+
+
+def _list_of(item: Convert) -> Convert:
+    def many(value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise ShapeError(path, f"expected an array, got {type(value).__name__}")
+        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+    return many
+
+
+def _plan(cls: type[Model]) -> _Plan:
+    hints = typing.get_type_hints(cls)
+    names = tuple((a.name, _converter(hints[a.name])) for a in fields(cls) if a.name != "extra")
+    plan = _Plan(names, frozenset(name for name, _ in names))
+    _PLANS[cls] = plan
+    return plan
+
+
+def build(cls: type[M], data: Any, path: str) -> M:
+    """Build ``cls`` from ``data``; absent fields are None, unknown ones go to ``extra``."""
+    if not isinstance(data, dict):
+        raise ShapeError(path, f"expected an object, got {type(data).__name__}")
+    plan = _PLANS.get(cls) or _plan(cls)
+    kwargs: dict[str, Any] = {}
+    for name, convert in plan.names:
+        value = data.get(name)
+        if value is not None and convert is not None:
+            value = convert(value, f"{path}.{name}")
+        kwargs[name] = value
+    if not data.keys() <= plan.known:
+        kwargs["extra"] = {k: v for k, v in data.items() if k not in plan.known}
+    return cls(**kwargs)

@@ -1,0 +1,348 @@
+"""One typed class per Assistants v2 stream event, and ``decode_event`` to build them from SSE."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, cast
+
+from attrs import define, field
+
+from .. import sse
+from ..errors import DecodeError
+from ._build import Model, ShapeError, build
+from .models import ErrorObject, Message, MessageDeltaEvent, Run, RunStep, RunStepDeltaEvent, Thread
+
+__all__ = [
+    "AssistantEvent",
+    "DoneEvent",
+    "ErrorEvent",
+    "MessageEvent",
+    "RunEvent",
+    "RunStepEvent",
+    "StreamEvent",
+    "ThreadCreated",
+    "ThreadMessageCompleted",
+    "ThreadMessageCreated",
+    "ThreadMessageDelta",
+    "ThreadMessageInProgress",
+    "ThreadMessageIncomplete",
+    "ThreadRunCancelled",
+    "ThreadRunCancelling",
+    "ThreadRunCompleted",
+    "ThreadRunCreated",
+    "ThreadRunExpired",
+    "ThreadRunFailed",
+    "ThreadRunInProgress",
+    "ThreadRunIncomplete",
+    "ThreadRunQueued",
+    "ThreadRunRequiresAction",
+    "ThreadRunStepCancelled",
+    "ThreadRunStepCompleted",
+    "ThreadRunStepCreated",
+    "ThreadRunStepDelta",
+    "ThreadRunStepExpired",
+    "ThreadRunStepFailed",
+    "ThreadRunStepInProgress",
+    "UnknownEvent",
+    "decode_event",
+]
+
+
+@define(frozen=True, slots=True)
+class StreamEvent:
+    """Base of every typed event: the raw SSE event behind it and its position in the stream."""
+
+    #: The SSE event name this class stands for.
+    event: ClassVar[str] = ""
+    raw: sse.Event = field(kw_only=True, repr=False, eq=False)
+    index: int = field(kw_only=True, repr=False, eq=False)
+
+    @property
+    def name(self) -> str:
+        """The SSE event name as received."""
+        return self.raw.event
+
+
+@define(frozen=True, slots=True)
+class ThreadCreated(StreamEvent):
+    """``thread.created``: a thread was created."""
+
+    event: ClassVar[str] = "thread.created"
+    data: Thread
+
+
+@define(frozen=True, slots=True)
+class RunEvent(StreamEvent):
+    """Base of the ``thread.run.*`` events, whose data is a Run."""
+
+    data: Run
+
+
+@define(frozen=True, slots=True)
+class ThreadRunCreated(RunEvent):
+    """``thread.run.created``."""
+
+    event: ClassVar[str] = "thread.run.created"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunQueued(RunEvent):
+    """``thread.run.queued``."""
+
+    event: ClassVar[str] = "thread.run.queued"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunInProgress(RunEvent):
+    """``thread.run.in_progress``."""
+
+    event: ClassVar[str] = "thread.run.in_progress"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunRequiresAction(RunEvent):
+    """``thread.run.requires_action``: the run waits for tool outputs."""
+
+    event: ClassVar[str] = "thread.run.requires_action"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunCompleted(RunEvent):
+    """``thread.run.completed``."""
+
+    event: ClassVar[str] = "thread.run.completed"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunIncomplete(RunEvent):
+    """``thread.run.incomplete``: the run ended early (token limits)."""
+
+    event: ClassVar[str] = "thread.run.incomplete"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunFailed(RunEvent):
+    """``thread.run.failed``: see ``data.last_error``."""
+
+    event: ClassVar[str] = "thread.run.failed"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunCancelling(RunEvent):
+    """``thread.run.cancelling``."""
+
+    event: ClassVar[str] = "thread.run.cancelling"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunCancelled(RunEvent):
+    """``thread.run.cancelled``."""
+
+    event: ClassVar[str] = "thread.run.cancelled"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunExpired(RunEvent):
+    """``thread.run.expired``."""
+
+    event: ClassVar[str] = "thread.run.expired"
+
+
+@define(frozen=True, slots=True)
+class RunStepEvent(StreamEvent):
+    """Base of the ``thread.run.step.*`` events whose data is a RunStep."""
+
+    data: RunStep
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepCreated(RunStepEvent):
+    """``thread.run.step.created``."""
+
+    event: ClassVar[str] = "thread.run.step.created"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepInProgress(RunStepEvent):
+    """``thread.run.step.in_progress``."""
+
+    event: ClassVar[str] = "thread.run.step.in_progress"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepDelta(StreamEvent):
+    """``thread.run.step.delta``: a piece of a run step (tool call arguments, outputs)."""
+
+    event: ClassVar[str] = "thread.run.step.delta"
+    data: RunStepDeltaEvent
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepCompleted(RunStepEvent):
+    """``thread.run.step.completed``."""
+
+    event: ClassVar[str] = "thread.run.step.completed"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepFailed(RunStepEvent):
+    """``thread.run.step.failed``."""
+
+    event: ClassVar[str] = "thread.run.step.failed"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepCancelled(RunStepEvent):
+    """``thread.run.step.cancelled``."""
+
+    event: ClassVar[str] = "thread.run.step.cancelled"
+
+
+@define(frozen=True, slots=True)
+class ThreadRunStepExpired(RunStepEvent):
+    """``thread.run.step.expired``."""
+
+    event: ClassVar[str] = "thread.run.step.expired"
+
+
+@define(frozen=True, slots=True)
+class MessageEvent(StreamEvent):
+    """Base of the ``thread.message.*`` events whose data is a Message."""
+
+    data: Message
+
+
+@define(frozen=True, slots=True)
+class ThreadMessageCreated(MessageEvent):
+    """``thread.message.created``."""
+
+    event: ClassVar[str] = "thread.message.created"
+
+
+@define(frozen=True, slots=True)
+class ThreadMessageInProgress(MessageEvent):
+    """``thread.message.in_progress``."""
+
+    event: ClassVar[str] = "thread.message.in_progress"
+
+
+@define(frozen=True, slots=True)
+class ThreadMessageDelta(StreamEvent):
+    """``thread.message.delta``: a piece of a message (text, usually)."""
+
+    event: ClassVar[str] = "thread.message.delta"
+    data: MessageDeltaEvent
+
+
+@define(frozen=True, slots=True)
+class ThreadMessageCompleted(MessageEvent):
+    """``thread.message.completed``."""
+
+    event: ClassVar[str] = "thread.message.completed"
+
+
+@define(frozen=True, slots=True)
+class ThreadMessageIncomplete(MessageEvent):
+    """``thread.message.incomplete``."""
+
+    event: ClassVar[str] = "thread.message.incomplete"
+
+
+@define(frozen=True, slots=True)
+class ErrorEvent(StreamEvent):
+    """``error``: the server gave up; the stream ends after it."""
+
+    event: ClassVar[str] = "error"
+    data: ErrorObject
+
+
+@define(frozen=True, slots=True)
+class DoneEvent(StreamEvent):
+    """``done``: the clean end of the stream (its data is ``[DONE]``)."""
+
+    event: ClassVar[str] = "done"
+    data: str = "[DONE]"
+
+
+@define(frozen=True, slots=True)
+class UnknownEvent(StreamEvent):
+    """An event name this version does not know (see ``name``): kept with its raw data, never dropped."""
+
+    data: str
+
+    def json(self) -> Any:
+        """Decode the data as JSON."""
+        return json.loads(self.data)
+
+
+AssistantEvent = (
+    ThreadCreated
+    | ThreadRunCreated
+    | ThreadRunQueued
+    | ThreadRunInProgress
+    | ThreadRunRequiresAction
+    | ThreadRunCompleted
+    | ThreadRunIncomplete
+    | ThreadRunFailed
+    | ThreadRunCancelling
+    | ThreadRunCancelled
+    | ThreadRunExpired
+    | ThreadRunStepCreated
+    | ThreadRunStepInProgress
+    | ThreadRunStepDelta
+    | ThreadRunStepCompleted
+    | ThreadRunStepFailed
+    | ThreadRunStepCancelled
+    | ThreadRunStepExpired
+    | ThreadMessageCreated
+    | ThreadMessageInProgress
+    | ThreadMessageDelta
+    | ThreadMessageCompleted
+    | ThreadMessageIncomplete
+    | ErrorEvent
+    | DoneEvent
+    | UnknownEvent
+)
+
+_DATA: dict[type[StreamEvent], type[Model]] = {
+    ThreadCreated: Thread,
+    ThreadRunStepDelta: RunStepDeltaEvent,
+    ThreadMessageDelta: MessageDeltaEvent,
+    ErrorEvent: ErrorObject,
+}
+for _base, _model in ((RunEvent, Run), (RunStepEvent, RunStep), (MessageEvent, Message)):
+    for _cls in _base.__subclasses__():
+        _DATA[_cls] = _model
+
+#: Event name -> (event class, data model).
+EVENTS: dict[str, tuple[type[StreamEvent], type[Model]]] = {c.event: (c, m) for c, m in _DATA.items()}
+
+
+def decode_event(raw: sse.Event, index: int) -> AssistantEvent:
+    """Build the typed event for one SSE event; ``index`` is its position in the stream.
+
+    Unknown event names give an :class:`UnknownEvent`; bad JSON or a wrong shape raises
+    :class:`~streamer.errors.DecodeError`.
+    """
+    return decode_with_payload(raw, index)[0]
+
+
+def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any]:
+    """:func:`decode_event`, also returning the decoded JSON payload (None for done/unknown)."""
+    name = raw.event
+    spec = EVENTS.get(name)
+    if spec is None:
+        if name == "done":
+            return DoneEvent(raw.data, raw=raw, index=index), None
+        return UnknownEvent(raw.data, raw=raw, index=index), None
+    cls, model = spec
+    try:
+        payload = json.loads(raw.data)
+    except ValueError as exc:
+        raise DecodeError(name, index, raw.data, f"invalid JSON ({exc})") from None
+    try:
+        data = build(model, payload, "data")
+    except ShapeError as exc:
+        raise DecodeError(name, index, raw.data, f"unexpected shape at {exc}") from None
+    event: AssistantEvent = cast(Any, cls)(data, raw=raw, index=index)
+    return event, payload

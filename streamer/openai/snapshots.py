@@ -1,0 +1,128 @@
+"""Deltas accumulated into snapshots: the message and run step as they stand so far."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from attrs import define, field
+
+from .models import Message, RunStep
+
+__all__ = ["Snapshots", "merge_delta"]
+
+# Keys that identify rather than accumulate: a later delta replaces them, never extends them.
+_IDENTITY_KEYS = frozenset({"index", "type", "id", "object", "file_id", "url", "detail", "role", "name"})
+
+
+def merge_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
+    """Fold a JSON delta into a JSON snapshot in place, the way the API streams pieces.
+
+    Strings are appended (text, arguments, code input, logs), objects merged, lists of objects
+    merged by each entry's ``index`` (the position in the snapshot's list), other lists extended,
+    and everything else replaced.
+    """
+    for key, value in delta.items():
+        current = snapshot.get(key)
+        if current is None or key in _IDENTITY_KEYS:
+            snapshot[key] = _strip_index(copy.deepcopy(value))
+        elif isinstance(current, str) and isinstance(value, str):
+            snapshot[key] = current + value
+        elif isinstance(current, dict) and isinstance(value, dict):
+            merge_delta(current, value)
+        elif isinstance(current, list) and isinstance(value, list):
+            _merge_list(current, value)
+        else:
+            snapshot[key] = copy.deepcopy(value)
+
+
+def _merge_list(current: list[Any], delta: list[Any]) -> None:
+    for entry in delta:
+        if isinstance(entry, dict) and isinstance(entry.get("index"), int):
+            position = entry["index"]
+            if position < len(current) and isinstance(current[position], dict):
+                merge_delta(current[position], {k: v for k, v in entry.items() if k != "index"})
+                continue
+            while len(current) < position:
+                current.append({})  # a gap the server skipped stays visible, never misplaced
+            current.append(_strip_index(copy.deepcopy(entry)))
+        else:
+            current.append(copy.deepcopy(entry))
+
+
+def _strip_index(value: Any) -> Any:
+    """Snapshot lists are positional: drop the ``index`` that deltas carry."""
+    if isinstance(value, dict):
+        return {k: _strip_index(v) for k, v in value.items() if k != "index"}
+    if isinstance(value, list):
+        return [_strip_index(v) for v in value]
+    return value
+
+
+@define(slots=True)
+class Snapshots:
+    """The state of a run as its events arrive: messages, run steps, the run, all text so far."""
+
+    _messages: dict[str, dict[str, Any]] = field(factory=dict)
+    _steps: dict[str, dict[str, Any]] = field(factory=dict)
+    _current_message: str | None = None
+    _current_step: str | None = None
+    _completed: list[str] = field(factory=list)
+    _text: list[str] = field(factory=list)
+
+    def message_created(self, message: dict[str, Any]) -> None:
+        """A message started (or was re-sent whole): it becomes the current message."""
+        key = message.get("id") or f"message-{len(self._messages)}"
+        self._messages[key] = copy.deepcopy(message)
+        self._current_message = key
+
+    def message_delta(self, event: dict[str, Any], text: str) -> None:
+        """Fold a ``thread.message.delta`` payload into its message."""
+        key = event.get("id") or self._current_message or "message-0"
+        snapshot = self._messages.setdefault(key, {"id": event.get("id"), "content": []})
+        snapshot.setdefault("content", [])
+        merge_delta(snapshot, event.get("delta") or {})
+        self._current_message = key
+        if text:
+            self._text.append(text)
+
+    def message_done(self, message: dict[str, Any]) -> None:
+        """A message completed or ended incomplete: the server's copy is the final word."""
+        key = message.get("id") or self._current_message or "message-0"
+        self._messages[key] = copy.deepcopy(message)
+        self._current_message = key
+        if key not in self._completed:
+            self._completed.append(key)
+
+    def step_created(self, step: dict[str, Any]) -> None:
+        """A run step started, or changed state: the server's copy replaces ours."""
+        key = step.get("id") or f"step-{len(self._steps)}"
+        self._steps[key] = copy.deepcopy(step)
+        self._current_step = key
+
+    def step_delta(self, event: dict[str, Any]) -> None:
+        """Fold a ``thread.run.step.delta`` payload into its run step."""
+        key = event.get("id") or self._current_step or "step-0"
+        snapshot = self._steps.setdefault(key, {"id": event.get("id")})
+        merge_delta(snapshot, event.get("delta") or {})
+        self._current_step = key
+
+    def current_message(self) -> Message | None:
+        """The message being written, assembled from its deltas so far."""
+        if self._current_message is None:
+            return None
+        return Message.from_dict(self._messages[self._current_message])
+
+    def current_run_step(self) -> RunStep | None:
+        """The run step in progress, with tool call arguments assembled so far."""
+        if self._current_step is None:
+            return None
+        return RunStep.from_dict(self._steps[self._current_step])
+
+    def final_messages(self) -> list[Message]:
+        """Every message that completed (or ended incomplete), in order."""
+        return [Message.from_dict(self._messages[key]) for key in self._completed]
+
+    def text(self) -> str:
+        """All message text streamed so far."""
+        return "".join(self._text)
