@@ -10,7 +10,19 @@ from attrs import define, field
 from .. import sse
 from ..errors import DecodeError
 from ._build import Model, ShapeError, build
-from .models import ErrorObject, Message, MessageDeltaEvent, Run, RunStep, RunStepDeltaEvent, Thread
+from .models import (
+    ContentDeltaBlock,
+    ErrorObject,
+    Message,
+    MessageDelta,
+    MessageDeltaEvent,
+    Run,
+    RunStep,
+    RunStepDeltaEvent,
+    TextDelta,
+    TextDeltaBlock,
+    Thread,
+)
 
 __all__ = [
     "AssistantEvent",
@@ -340,9 +352,48 @@ def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any
         payload = json.loads(raw.data)
     except ValueError as exc:
         raise DecodeError(name, index, raw.data, f"invalid JSON ({exc})") from None
+    if cls is ThreadMessageDelta:
+        delta = _text_delta(payload)
+        if delta is not None:
+            return ThreadMessageDelta(delta, raw=raw, index=index), payload
     try:
         data = build(model, payload, "data")
     except ShapeError as exc:
         raise DecodeError(name, index, raw.data, f"unexpected shape at {exc}") from None
     event: AssistantEvent = cast(Any, cls)(data, raw=raw, index=index)
     return event, payload
+
+
+_DELTA_EVENT_KEYS = frozenset({"id", "object", "delta"})
+_DELTA_KEYS = frozenset({"role", "content"})
+_TEXT_BLOCK_KEYS = frozenset({"index", "type", "text"})
+_TEXT_KEYS = frozenset({"value", "annotations"})
+
+
+def _text_delta(payload: Any) -> MessageDeltaEvent | None:
+    """The hot path: a message delta of plain text blocks, built without the generic walk.
+
+    Returns None for anything else (annotations, other blocks, unknown fields, odd shapes), which
+    the generic builder then handles, or rejects with a DecodeError.
+    """
+    if type(payload) is not dict or not payload.keys() <= _DELTA_EVENT_KEYS:
+        return None
+    delta = payload.get("delta")
+    if type(delta) is not dict or not delta.keys() <= _DELTA_KEYS:
+        return None
+    content = delta.get("content")
+    if type(content) is not list:
+        return None
+    blocks: list[ContentDeltaBlock] = []
+    for block in content:
+        if type(block) is not dict or block.get("type") != "text" or not block.keys() <= _TEXT_BLOCK_KEYS:
+            return None
+        text = block.get("text")
+        if type(text) is not dict or not text.keys() <= _TEXT_KEYS or text.get("annotations"):
+            return None
+        blocks.append(
+            TextDeltaBlock(block.get("index"), "text", TextDelta(text.get("value"), text.get("annotations")))
+        )
+    return MessageDeltaEvent(
+        payload.get("id"), payload.get("object"), MessageDelta(delta.get("role"), blocks)
+    )

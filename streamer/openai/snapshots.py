@@ -15,6 +15,10 @@ __all__ = ["Snapshots", "merge_delta"]
 _IDENTITY_KEYS = frozenset({"index", "type", "id", "object", "file_id", "url", "detail", "role", "name"})
 
 
+_TEXT_BLOCK = frozenset({"index", "type", "text"})
+_TEXT = frozenset({"value", "annotations"})
+
+
 def merge_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
     """Fold a JSON delta into a JSON snapshot in place, the way the API streams pieces.
 
@@ -69,10 +73,14 @@ class Snapshots:
     _current_step: str | None = None
     _completed: list[str] = field(factory=list)
     _text: list[str] = field(factory=list)
+    # Text appended to a message's text blocks and not folded into its snapshot yet, by block
+    # index: joining once on demand keeps a long message linear instead of quadratic.
+    _pieces: dict[str, dict[int, list[str]]] = field(factory=dict)
 
     def message_created(self, message: dict[str, Any]) -> None:
         """A message started (or was re-sent whole): it becomes the current message."""
         key = message.get("id") or f"message-{len(self._messages)}"
+        self._pieces.pop(key, None)
         self._messages[key] = copy.deepcopy(message)
         self._current_message = key
 
@@ -80,15 +88,55 @@ class Snapshots:
         """Fold a ``thread.message.delta`` payload into its message."""
         key = event.get("id") or self._current_message or "message-0"
         snapshot = self._messages.setdefault(key, {"id": event.get("id"), "content": []})
-        snapshot.setdefault("content", [])
-        merge_delta(snapshot, event.get("delta") or {})
+        if not isinstance(snapshot.get("content"), list):
+            snapshot["content"] = []
+        delta = event.get("delta") or {}
+        if not self._append_text(key, snapshot["content"], delta):
+            self._fold(key)
+            merge_delta(snapshot, delta)
         self._current_message = key
         if text:
             self._text.append(text)
 
+    def _append_text(self, key: str, blocks: list[Any], delta: dict[str, Any]) -> bool:
+        """The common delta, more text for existing text blocks: note it; False for anything else."""
+        content = delta.get("content")
+        if len(delta) != 1 or not isinstance(content, list):
+            return False
+        for block in content:
+            if not isinstance(block, dict) or block.get("type") != "text" or not block.keys() <= _TEXT_BLOCK:
+                return False
+            text, index = block.get("text"), block.get("index")
+            if not isinstance(text, dict) or not text.keys() <= _TEXT or text.get("annotations"):
+                return False
+            if not isinstance(text.get("value"), str) or not isinstance(index, int) or index >= len(blocks):
+                return False
+            target = blocks[index]
+            if (
+                not isinstance(target, dict)
+                or target.get("type") != "text"
+                or not isinstance(target.get("text"), dict)
+            ):
+                return False
+        pieces = self._pieces.setdefault(key, {})
+        for block in content:
+            pieces.setdefault(block["index"], []).append(block["text"]["value"])
+        return True
+
+    def _fold(self, key: str) -> None:
+        """Fold the noted text of message ``key`` into its snapshot."""
+        pieces = self._pieces.pop(key, None)
+        if not pieces:
+            return
+        blocks = self._messages[key]["content"]
+        for index, texts in pieces.items():
+            text = blocks[index]["text"]
+            text["value"] = (text.get("value") or "") + "".join(texts)
+
     def message_done(self, message: dict[str, Any]) -> None:
         """A message completed or ended incomplete: the server's copy is the final word."""
         key = message.get("id") or self._current_message or "message-0"
+        self._pieces.pop(key, None)
         self._messages[key] = copy.deepcopy(message)
         self._current_message = key
         if key not in self._completed:
@@ -111,6 +159,7 @@ class Snapshots:
         """The message being written, assembled from its deltas so far."""
         if self._current_message is None:
             return None
+        self._fold(self._current_message)
         return Message.from_dict(self._messages[self._current_message])
 
     def current_run_step(self) -> RunStep | None:
@@ -121,6 +170,8 @@ class Snapshots:
 
     def final_messages(self) -> list[Message]:
         """Every message that completed (or ended incomplete), in order."""
+        for key in self._completed:
+            self._fold(key)
         return [Message.from_dict(self._messages[key]) for key in self._completed]
 
     def text(self) -> str:

@@ -26,8 +26,9 @@ from streamer.openai import (
     UnknownEvent,
     decode_event,
 )
-from streamer.openai._build import Model
-from streamer.openai.events import EVENTS
+from streamer.openai._build import Model, build
+from streamer.openai.events import EVENTS, _text_delta
+from streamer.openai.models import MessageDeltaEvent as MessageDeltaEventModel
 
 from ..conftest import recording_paths
 from .payloads import every_event
@@ -253,3 +254,34 @@ def test_any_added_top_level_fields_are_kept(extra: dict[str, Any]) -> None:
         "delta": {"role": None, "content": None},
         **extra,
     }
+
+
+@pytest.mark.parametrize("path", recording_paths(), ids=lambda p: Path(p).name)
+def test_text_delta_fast_path_builds_what_the_generic_builder_builds(path: Path) -> None:
+    for raw in sse_events(path.read_bytes()):
+        if raw.event == "thread.message.delta":
+            payload = json.loads(raw.data)
+            fast = _text_delta(payload)
+            assert fast is None or fast == build(MessageDeltaEventModel, payload, "data")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {
+            "id": "m",
+            "delta": {
+                "content": [
+                    {"index": 0, "type": "text", "text": {"value": "a", "annotations": [{"index": 0}]}}
+                ]
+            },
+        },
+        {"id": "m", "delta": {"content": [{"index": 0, "type": "refusal", "refusal": "no"}]}},
+        {"id": "m", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "a"}, "new": 1}]}},
+        {"id": "m", "delta": {"content": "text"}},
+        {"id": "m", "new": 1, "delta": {"content": []}},
+    ],
+    ids=["annotations", "refusal", "unknown-block-field", "content-not-a-list", "unknown-top-field"],
+)
+def test_text_delta_fast_path_declines_what_it_does_not_cover(payload: dict[str, Any]) -> None:
+    assert _text_delta(payload) is None
