@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._version import __version__
 from .errors import (
     DecodeError,
     EventTooLarge,
@@ -15,8 +16,6 @@ from .errors import (
 from .openai.stream import AsyncRunStream, RunStream
 from .reader import TextReader
 from .scanner import AsyncScanner, Scanner
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AsyncRunStream",

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 __all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectionLost",
     "DecodeError",
     "EventTooLarge",
+    "InternalServerError",
+    "MissingAPIKey",
     "NoCurrentEvent",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
     "StreamAPIError",
     "StreamError",
     "StreamReadError",
+    "StreamTimeout",
     "ToolOutputsNotExpected",
     "UnexpectedEOF",
+    "UnexpectedResponse",
+    "UnprocessableEntityError",
 ]
 
 
@@ -72,3 +85,103 @@ class ToolOutputsNotExpected(StreamError):
 
 class StreamReadError(StreamError, OSError):
     """Raised by a text reader's ``read`` when its stream failed; ``__cause__`` is the stream's error."""
+
+
+class StreamTimeout(StreamError, TimeoutError):
+    """A deadline passed: ``kind`` is ``"connect"``, ``"idle"`` (no byte for too long) or ``"total"``."""
+
+    def __init__(self, kind: str, seconds: float, url: str) -> None:
+        self.kind = kind
+        self.seconds = seconds
+        self.url = url
+        what = {
+            "connect": "could not connect within",
+            "idle": "received no data for",
+            "total": "did not finish within its total deadline of",
+        }[kind]
+        super().__init__(f"{kind} timeout: {url} {what} {seconds:g} s")
+
+
+class ConnectionLost(StreamError):
+    """The connection failed or was cut before the stream's end (``url`` says where)."""
+
+    def __init__(self, message: str, url: str) -> None:
+        self.url = url
+        super().__init__(f"{message} ({url})")
+
+
+class UnexpectedResponse(StreamError):
+    """A 2xx response that is not an event stream; ``content_type`` and ``body`` show what came."""
+
+    def __init__(self, status: int, content_type: str, body: str, url: str) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+        self.url = url
+        super().__init__(
+            f"{url} answered {status} with {content_type or 'no content type'} instead of "
+            f"text/event-stream; it starts with {body[:300]!r}"
+        )
+
+
+class APIStatusError(StreamError):
+    """The API answered with an error status, or with an error object instead of a stream."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.code = code
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+        self.url = url
+        details = ", ".join(
+            f"{name} {value}" for name, value in (("code", code), ("request id", request_id)) if value
+        )
+        super().__init__(f"{status} from {url}: {message}" + (f" ({details})" if details else ""))
+
+
+class BadRequestError(APIStatusError):
+    """400: the request was malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not use this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such thread, run, assistant or endpoint."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource is in a state that does not allow this (for example a run already active)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request was well-formed but cannot be processed."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests or tokens; retried with backoff before it reaches you."""
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed; retried with backoff before it reaches you."""
+
+
+class MissingAPIKey(StreamError):
+    """No API key was given, and none is in ``OPENAI_API_KEY`` or ``.env``."""
