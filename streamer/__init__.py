@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 from ._version import __version__
-from .errors import (
-    DecodeError,
-    EventTooLarge,
-    NoCurrentEvent,
-    StreamAPIError,
-    StreamError,
-    StreamReadError,
-    ToolOutputsNotExpected,
-    UnexpectedEOF,
-)
+from .errors import *  # noqa: F403
+from .errors import __all__ as _errors_all
+from .openai.client import AsyncClient, Client, RetryPolicy, Timeouts
 from .openai.stream import AsyncRunStream, RunStream
 from .reader import TextReader
 from .scanner import AsyncScanner, Scanner
 
 __all__ = [
+    "AsyncClient",
     "AsyncRunStream",
+    "Client",
+    "RetryPolicy",
+    "Timeouts",
     "AsyncScanner",
-    "DecodeError",
-    "EventTooLarge",
-    "NoCurrentEvent",
     "RunStream",
     "Scanner",
-    "StreamAPIError",
-    "StreamError",
-    "StreamReadError",
     "TextReader",
-    "ToolOutputsNotExpected",
-    "UnexpectedEOF",
     "__version__",
+    *_errors_all,
 ]

@@ -52,3 +52,11 @@ def test_async_scanner() -> None:
     assert result.returncode == 0, result.stderr
     assert "[run completed]" in result.stdout
     assert HAIKU_LINE in result.stdout
+
+
+def test_tool_calls_round_trip() -> None:
+    result = run_example("tool_calls.py")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "It is 18 \u00b0C and clear in Paris."
+    assert "[tool call get_weather({'city': 'Paris'})]" in result.stderr
+    assert "[run completed]" in result.stderr

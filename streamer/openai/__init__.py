@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from .client import AsyncClient, Client, RetryPolicy, Timeouts, from_openai_response
 from .events import *  # noqa: F403
 from .events import __all__ as _events_all
 from .models import *  # noqa: F403
 from .models import __all__ as _models_all
 from .stream import AsyncRunStream, RunState, RunStream
 
-__all__ = ["AsyncRunStream", "RunState", "RunStream", *_events_all, *_models_all]
+__all__ = [
+    "AsyncClient",
+    "AsyncRunStream",
+    "Client",
+    "RetryPolicy",
+    "RunState",
+    "RunStream",
+    "Timeouts",
+    "from_openai_response",
+    *_events_all,
+    *_models_all,
+]
