@@ -1,0 +1,1 @@
+"""SwimOS streams: downlinks, operators and sandboxed generated operators."""
