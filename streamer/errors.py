@@ -185,3 +185,39 @@ class InternalServerError(APIStatusError):
 
 class MissingAPIKey(StreamError):
     """No API key was given, and none is in ``OPENAI_API_KEY`` or ``.env``."""
+
+
+class OperatorRejected(StreamError):
+    """Operator source broke a sandbox rule, or failed verification; ``rule``, ``line`` and ``col`` say where."""
+
+    def __init__(self, rule: str, message: str, line: int = 0, col: int = 0) -> None:
+        self.rule = rule
+        self.line = line
+        self.col = col
+        self.reason = message[:500]
+        where = f" at line {line}, column {col}" if line else ""
+        super().__init__(f"operator rejected ({rule}){where}: {self.reason}")
+
+
+class OperatorFailed(StreamError):
+    """A sandboxed operator failed at run time (exception, bad output, or a CPU, memory or time budget).
+
+    ``index`` is the position in the batch of the update that failed (``None`` if the whole batch failed).
+    """
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        self.index = index
+        self.reason = message[:500]
+        where = f" on update #{index} of the batch" if index is not None else ""
+        super().__init__(f"operator failed{where}: {self.reason}")
+
+
+class GenerationFailed(StreamError):
+    """The model did not produce a usable operator or answer within the allowed attempts."""
+
+
+class ModelNotConfigured(StreamError):
+    """No model endpoint is configured: set OPENAI_API_KEY, or pass --base-url for a local server."""
+
+
+__all__ += ["GenerationFailed", "ModelNotConfigured", "OperatorFailed", "OperatorRejected"]
