@@ -1,30 +1,175 @@
-"""The ``streamer`` command."""
+"""The ``streamer`` command: decode streams, stream runs, and the offline demo."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from . import __version__, sse
 from .errors import StreamError
+from .openai import events as ev
+from .openai.stream import RunStream
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-_EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_RECORDING = Path(__file__).resolve().parent / "_data" / "demo_run.sse"
+
+
+def _chunks(source: IO[bytes]) -> Iterator[bytes]:
+    """Bytes as they arrive: ``read1`` returns what is there instead of waiting for a full buffer."""
+    read = getattr(source, "read1", source.read)
+    while chunk := read(65536):
+        yield chunk
+
+
+def _open_input(name: str) -> IO[bytes]:
+    if name == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(name).open("rb")
+    except OSError as exc:
+        raise SystemExit(f"streamer: error: cannot read {name}: {exc.strerror}") from None
+
+
+def _summary(event: object) -> str:
+    """A short description of a typed event, for ``streamer cat``."""
+    match event:
+        case ev.ThreadMessageDelta(data=data):
+            return repr(data.delta.text() if data.delta else "")
+        case ev.RunEvent(data=run):
+            extra = f" {run.last_error.code}: {run.last_error.message}" if run.last_error else ""
+            return f"{run.id} {run.status}{extra}"
+        case ev.RunStepEvent(data=step):
+            return f"{step.id} {step.type} {step.status}"
+        case ev.ThreadRunStepDelta(data=data):
+            return f"{data.id}"
+        case ev.MessageEvent(data=message):
+            return f"{message.id} {message.status} {len(message.text())} characters"
+        case ev.ThreadCreated(data=thread):
+            return f"{thread.id}"
+        case ev.ErrorEvent(data=error):
+            return f"{error.code}: {error.message}"
+        case ev.UnknownEvent(data=data):
+            return data if len(data) <= 60 else data[:57] + "..."
+    return ""
+
+
+def _event_json(event: Any) -> str:
+    raw: sse.Event = event.raw
+    try:
+        data: Any = json.loads(raw.data)
+    except ValueError:
+        data = raw.data
+    return json.dumps({"index": event.index, "event": raw.event, "data": data}, ensure_ascii=False)
+
+
+def _cat(args: argparse.Namespace) -> int:
+    """Print one line per event of an SSE stream (typed name and summary, or JSON)."""
+    with _open_input(args.file) as source:
+        stream = RunStream.from_chunks(_chunks(source))
+        while stream.next():
+            event = stream.event()
+            if args.json:
+                print(_event_json(event), flush=True)
+            else:
+                print(f"{event.index:5d} {type(event).__name__:<24} {_summary(event)}", flush=True)
+        return _finish(stream.err())
+
+
+def _text(args: argparse.Namespace) -> int:
+    """Write only the assistant's text, flushed as each delta arrives."""
+    with _open_input(args.file) as source:
+        stream = RunStream.from_chunks(_chunks(source))
+        out = sys.stdout
+        while stream.next():
+            text, ok = stream.message_delta_text()
+            if ok:
+                out.write(text)
+                out.flush()
+        if stream.text() and not stream.text().endswith("\n"):
+            out.write("\n")
+        return _finish(stream.err())
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Create a thread and run on the real API and stream the answer."""
+    from .openai.client import Client
+
+    with Client(base_url=args.base_url) as client:
+        stream = client.create_thread_and_run_stream(
+            args.assistant, thread={"messages": [{"role": "user", "content": args.message}]}
+        )
+        with stream:
+            while stream.next():
+                event = stream.event()
+                if args.json:
+                    print(_event_json(event), flush=True)
+                    continue
+                text, ok = stream.message_delta_text()
+                if ok:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                run, ok = stream.run()
+                if ok and run is not None:
+                    print(f"[run {run.status}]", file=sys.stderr)
+                calls, ok = stream.required_action()
+                for call in calls if ok else []:
+                    name = call.function.name if call.function else "?"
+                    arguments = call.function.arguments if call.function else ""
+                    print(f"[tool call {call.id}: {name}({arguments}); answer it from code]", file=sys.stderr)
+            if not args.json:
+                print()
+            return _finish(stream.err())
+
+
+def _finish(error: BaseException | None) -> int:
+    if error is None:
+        return 0
+    sys.stdout.flush()
+    print(f"streamer: error: {error}", file=sys.stderr)
+    return 1
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Decode a recorded OpenAI Assistants stream from examples/ and print its events."""
-    path = Path(args.file) if args.file else _EXAMPLES / "recordings" / "synthetic_text_01.sse"
-    print(f"Decoding {path} (a recorded Assistants v2 stream) with streamer.sse:")
-    with path.open("rb") as source:
-        for index, event in enumerate(sse.iter_events(iter(lambda: source.read(4096), b""))):
-            preview = event.data if len(event.data) <= 60 else event.data[:57] + "..."
-            print(f"{index:3d} {event.event:<28} {preview}")
+    """The offline demo: a replayed Assistants run over local HTTP, then the SwimOS pipeline."""
+    import shutil
+
+    from .openai.client import Client
+    from .replay import ReplayServer, sse_reply
+
+    print("== 1. An Assistants run streamed over HTTP, through Client -> RunStream -> TextReader")
+    print("   (the model's answer is a replayed recording, served by a local endpoint on 127.0.0.1;")
+    print("    no API key and no network are used)\n")
+    reply = sse_reply(DEMO_RECORDING, chunk_size=48, delay=args.delay)
+    with ReplayServer([reply]) as server, Client(base_url=server.base_url) as client:
+        started = time.monotonic()
+        stream = client.create_thread_and_run_stream(
+            "asst_demo", thread={"messages": [{"role": "user", "content": "Write a haiku about streams."}]}
+        )
+        with stream.text_reader() as reader:
+            shutil.copyfileobj(reader, _Flushing(sys.stdout.buffer), 64)
+        run = stream.final_run()
+        status = run.status if run else "?"
+        print(f"\n\n   [{stream.count} events in {time.monotonic() - started:.1f} s; run {status}]")
     return 0
+
+
+class _Flushing:
+    """A binary stdout that flushes every write, so text appears as it arrives."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+
+    def write(self, data: bytes) -> int:
+        written = self._out.write(data)
+        self._out.flush()
+        return written
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamer", description=__doc__)
     parser.add_argument("--version", action="version", version=f"streamer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser("demo", help="run the offline demo (what `make demo` runs)")
-    demo.add_argument("file", nargs="?", help="an SSE file to decode instead of the bundled recording")
+
+    cat = commands.add_parser("cat", help="decode an SSE stream and print one line per event")
+    cat.add_argument("file", help="a file, or - for standard input")
+    cat.add_argument("--json", action="store_true", help="one JSON object per line instead")
+    cat.set_defaults(handler=_cat)
+
+    text = commands.add_parser("text", help="write only the assistant's text, as it arrives")
+    text.add_argument("file", help="a file, or - for standard input (curl -N ... | streamer text -)")
+    text.set_defaults(handler=_text)
+
+    run = commands.add_parser("run", help="create a thread and run on the API and stream the answer")
+    run.add_argument("--assistant", required=True, help="the assistant id (asst_...)")
+    run.add_argument("message", help="the user message")
+    run.add_argument("--json", action="store_true", help="print typed events as JSON lines instead")
+    run.add_argument(
+        "--base-url",
+        default=os.environ.get("OPENAI_BASE_URL"),
+        help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
+    )
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="the offline demo (what `make demo` runs)")
+    demo.add_argument("--seconds", type=float, default=10.0, help="how long the SwimOS part runs")
+    demo.add_argument("--delay", type=float, default=0.02, help="seconds between replayed chunks")
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -44,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except StreamError as exc:
+        sys.stdout.flush()
         print(f"streamer: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
