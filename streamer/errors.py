@@ -188,7 +188,7 @@ class MissingAPIKey(StreamError):
 
 
 class OperatorRejected(StreamError):
-    """Operator source broke a sandbox rule, or failed verification (``rule``, ``line``, ``col`` say where)."""
+    """Operator source broke a sandbox rule or failed verification (``rule``, ``line``, ``col``: where)."""
 
     def __init__(self, rule: str, message: str, line: int = 0, col: int = 0) -> None:
         self.rule = rule
