@@ -1,0 +1,178 @@
+"""End to end over loopback HTTP: streamer's clients against the ways users would do it otherwise.
+
+A server process (so that its CPU is not counted) streams an Assistants run of 20,000 message
+deltas as fast as it can. Clients, in this process: streamer's Client and AsyncClient (typed events),
+the official openai SDK (``beta.threads.create_and_run(..., stream=True)``, typed events), httpx +
+httpx-sse with ``json.loads`` per event, and raw httpx bytes with no parsing (the transport limit).
+Then a latency probe: the server sends an event every 10 ms stamped with its clock; we report the
+median and p99 time from send to the event reaching the scanner loop, and the same for raw bytes.
+
+    python bench/bench_e2e.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from corpora import assistants_run
+
+from streamer import AsyncClient, Client
+
+SERVER = r"""
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+body = open(sys.argv[1], "rb").read()
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        if self.path.endswith("/probe"):
+            for i in range(300):
+                piece = ("data: " + json.dumps({"i": i, "sent": time.time()}) + "\n\n").encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece)); self.wfile.flush()
+                time.sleep(0.01)
+        else:
+            for start in range(0, len(body), 16384):
+                piece = body[start:start + 16384]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n"); self.wfile.flush()
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def measure(name: str, fn: Callable[[], int], repeat: int) -> tuple[str, float, float, int]:
+    best_wall, best_cpu, count = float("inf"), float("inf"), 0
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        count = fn()
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return name, best_wall, best_cpu, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="best of 1 instead of 3")
+    args = parser.parse_args()
+    repeat = 1 if args.quick else 3
+    corpus = Path("/tmp/streamer-bench-e2e.sse")
+    corpus.write_bytes(assistants_run())
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(corpus)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        base = f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
+        run(base, repeat)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def run(base: str, repeat: int) -> None:
+    client = Client(base_url=base)
+    aclient = AsyncClient(base_url=base)
+
+    def ours_sync() -> int:
+        stream = client.create_thread_and_run_stream("asst_1")
+        count = sum(1 for _ in stream)
+        return count
+
+    def ours_async() -> int:
+        async def go() -> int:
+            stream = await aclient.create_thread_and_run_stream("asst_1")
+            return len([e async for e in stream])
+
+        return asyncio.run(go())
+
+    def official() -> int:
+        import openai
+
+        sdk = openai.OpenAI(api_key="sk-bench", base_url=base, max_retries=0)
+        with sdk.beta.threads.create_and_run(assistant_id="asst_1", stream=True) as stream:
+            return sum(1 for _ in stream) + 1  # it consumes the `done` event instead of yielding it
+
+    def httpx_sse_json() -> int:
+        from httpx_sse import connect_sse
+
+        count = 0
+        with httpx.Client() as http, connect_sse(http, "POST", f"{base}/threads/runs", json={}) as source:
+            for event in source.iter_sse():
+                if event.data != "[DONE]":
+                    json.loads(event.data)
+                count += 1
+        return count
+
+    def raw_bytes() -> int:
+        total = 0
+        with httpx.Client() as http, http.stream("POST", f"{base}/threads/runs", json={}) as response:
+            for chunk in response.iter_raw():
+                total += len(chunk)
+        return total
+
+    rows = [
+        measure("streamer Client", ours_sync, repeat),
+        measure("streamer AsyncClient", ours_async, repeat),
+        measure("openai SDK", official, repeat),
+        measure("httpx + httpx-sse", httpx_sse_json, repeat),
+    ]
+    events = rows[0][3]
+    _, raw_wall, raw_cpu, _ = measure("raw httpx bytes", raw_bytes, repeat)
+    print(f"Assistants run, {events:,} events over loopback HTTP; best of {repeat}\n")
+    print(f"  {'client':<22} {'events/s':>12} {'client CPU s':>13} {'ours/them':>10}")
+    ours_rate = events / rows[0][1]
+    for name, wall, cpu, count in rows:
+        assert count == events, f"{name} saw {count} events, not {events}"
+        rate = count / wall
+        print(f"  {name:<22} {rate:12,.0f} {cpu:13.3f} {ours_rate / rate:9.2f}x")
+    print(f"  {'raw httpx bytes':<22} {events / raw_wall:12,.0f} {raw_cpu:13.3f}   (transport limit)")
+    print(f"\n  streamer Client vs the official SDK: {ours_rate / (events / rows[2][1]):.1f}x (goal >= 5x)")
+    print(f"  streamer Client vs raw transport:    {ours_rate / (events / raw_wall):.0%} (goal >= 50%)")
+    probe(base, client)
+    client.close()
+    asyncio.run(aclient.close())
+
+
+def probe(base: str, client: Client) -> None:
+    ours: list[float] = []
+    stream = client.stream("POST", "probe", {})
+    for event in stream:
+        ours.append(time.time() - json.loads(event.data)["sent"])
+    raw: list[float] = []
+    with httpx.Client() as http, http.stream("POST", f"{base}/probe", json={}) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                raw.append(time.time() - json.loads(line[6:])["sent"])
+
+    def show(name: str, values: list[float]) -> tuple[float, float]:
+        values = sorted(values)
+        median, p99 = statistics.median(values) * 1000, values[int(len(values) * 0.99) - 1] * 1000
+        print(f"  {name:<22} median {median:6.3f} ms   p99 {p99:6.3f} ms   ({len(values)} events)")
+        return median, p99
+
+    print("\nLatency, server send -> event in the loop (one event every 10 ms):")
+    _, ours_p99 = show("streamer Client", ours)
+    _, raw_p99 = show("raw httpx lines", raw)
+    print(f"  added p99 latency: {ours_p99 - raw_p99:+.3f} ms (goal < 1 ms)")
+
+
+if __name__ == "__main__":
+    main()
