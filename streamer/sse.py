@@ -217,29 +217,28 @@ class Decoder:
             if len(block) >= limit:
                 self._check_size(block, offset, complete=True)
             offset += len(block) + 2
-            # Fast paths for the two shapes real servers send; everything else takes the full walk.
+            # Fast path for the shape real servers send, an optional `event: X` line then only
+            # `data: Y` lines; anything else (ids, comments, other spacing) takes the full walk.
+            start = 0
+            name = "message"
             if block[:7] == b"event: ":
-                end = block.find(b"\n")
-                if end > 0 and block.startswith(b"data: ", end + 1) and block.find(b"\n", end + 1) < 0:
-                    kind = block[7:end]
-                    name = kinds.get(kind) if type(kind) is bytes else None
-                    if name is None:
-                        name = kind.decode("utf-8", "replace") if kind else "message"
+                start = block.find(b"\n") + 1
+                kind = block[7 : start - 1]
+                if start:
+                    cached = kinds.get(kind) if type(kind) is bytes else None
+                    if cached is None:
+                        cached = kind.decode("utf-8", "replace") if kind else "message"
                         if len(kinds) < 256:
-                            kinds[bytes(kind)] = name
-                    payload = block[end + 7 :] if len(block) < 65536 else memoryview(block)[end + 7 :]
-                    append(
-                        Event(
-                            name,
-                            str(payload, "utf-8", "replace"),
-                            self._id_buffer,
-                            self._retry,
-                        )
-                    )
+                            kinds[bytes(kind)] = cached
+                    name = cached
+            if start >= 0 and block.startswith(b"data: ", start):
+                lines = 0 if block.find(b"\n", start) < 0 else block.count(b"\n", start)  # memchr first
+                if not lines or block.count(b"\ndata: ", start) == lines:
+                    payload = block[start + 6 :] if len(block) < 65536 else memoryview(block)[start + 6 :]
+                    if lines:
+                        payload = bytes(payload).replace(b"\ndata: ", b"\n")
+                    append(Event(name, str(payload, "utf-8", "replace"), self._id_buffer, self._retry))
                     continue
-            elif block[:6] == b"data: " and b"\n" not in block:
-                append(Event("message", block[6:].decode("utf-8", "replace"), self._id_buffer, self._retry))
-                continue
             self._walk(block.split(b"\n"), events)
 
     def _walk(self, lines: Iterable[bytes | bytearray], events: list[Event] | None) -> None:
