@@ -184,6 +184,15 @@ def _check_name(name: str, node: ast.AST, what: str) -> None:
         raise PolicyViolation("forbidden-name", f"{what} {name!r} is not available in the sandbox", line, col)
 
 
+def _check_defaults(args: ast.arguments) -> None:
+    # Defaults run at definition time and persist between calls: only plain constants.
+    for default in (*args.defaults, *(d for d in args.kw_defaults if d is not None)):
+        inner = default.operand if isinstance(default, ast.UnaryOp) else default
+        if not isinstance(inner, ast.Constant):
+            line, col = _where(default)
+            raise PolicyViolation("signature", "default values must be plain constants", line, col)
+
+
 class _Checker(ast.NodeVisitor):
     def __init__(self) -> None:
         self.count = 0
@@ -235,6 +244,11 @@ class _Checker(ast.NodeVisitor):
             raise PolicyViolation(
                 "forbidden-construct", "*args/**kwargs parameters are not allowed", line, col
             )
+        _check_defaults(node.args)
+        self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        _check_defaults(node.args)
         self.generic_visit(node)
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
@@ -599,7 +613,9 @@ class OutputInvalid(Exception):
 _INT_LIMIT = 2**63
 
 
-def check_json_value(value: Any, max_nodes: int, max_depth: int, max_chars: int) -> None:
+def check_json_value(
+    value: Any, max_nodes: int, max_depth: int, max_chars: int, what: str = "the value"
+) -> None:
     """Refuse anything that is not plain bounded JSON; shared references count every time they appear."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     nodes = 0
@@ -608,32 +624,36 @@ def check_json_value(value: Any, max_nodes: int, max_depth: int, max_chars: int)
         item, depth = stack.pop()
         nodes += 1
         if nodes > max_nodes:
-            raise OutputInvalid(f"the accumulator has more than {max_nodes} values")
+            raise OutputInvalid(f"{what} has more than {max_nodes} values")
         if depth > max_depth:
-            raise OutputInvalid(f"the accumulator is nested deeper than {max_depth}")
+            raise OutputInvalid(f"{what} is nested deeper than {max_depth}")
         t = type(item)
         if t is float:
             if not math.isfinite(item):
-                raise OutputInvalid(f"the accumulator holds a non-finite number {item!r}")
+                raise OutputInvalid(f"{what} holds a non-finite number {item!r}")
         elif t is int:
             if not -_INT_LIMIT < item < _INT_LIMIT:
-                raise OutputInvalid("the accumulator holds an integer beyond 64 bits")
+                raise OutputInvalid(f"{what} holds an integer beyond 64 bits")
         elif t is str:
             chars += len(item)
         elif item is None or t is bool:
             pass
         elif t is dict:
+            if nodes + len(stack) + len(item) > max_nodes:
+                raise OutputInvalid(f"{what} has more than {max_nodes} values")
             for k, v in item.items():
                 if type(k) is not str:
-                    raise OutputInvalid(f"the accumulator has a non-string key of type {type(k).__name__}")
+                    raise OutputInvalid(f"{what} has a non-string key of type {type(k).__name__}")
                 chars += len(k)
                 stack.append((v, depth + 1))
         elif t is list or t is tuple:
+            if nodes + len(stack) + len(item) > max_nodes:
+                raise OutputInvalid(f"{what} has more than {max_nodes} values")
             stack.extend((v, depth + 1) for v in item)
         else:
-            raise OutputInvalid(f"the accumulator holds a {t.__name__}, which is not JSON data")
+            raise OutputInvalid(f"{what} holds a {t.__name__}, which is not JSON data")
         if chars > max_chars:
-            raise OutputInvalid(f"the accumulator holds more than {max_chars} characters of text")
+            raise OutputInvalid(f"{what} holds more than {max_chars} characters of text")
 
 
 def _finite_number(value: Any, what: str) -> float:
@@ -676,30 +696,27 @@ class Runner:
         self.max_depth = limits.get("max_acc_depth", 32)
         self.max_chars = limits.get("max_acc_chars", 65_536)
 
-    def run(self, values: list[Any], params_json: str, acc: Any) -> dict[str, Any]:
-        """Apply the operator to each value; stop at the first failure and say which index failed."""
+    def run(self, values: list[Any], params_json: str, acc_json: str) -> dict[str, Any]:
+        """Apply the operator to each value; stop at the first failure and say which index failed.
+
+        ``params`` and ``acc`` are decoded afresh from JSON for every update, so nothing the operator keeps
+        a reference to can change what the next update (or the host) sees. Failure replies carry no acc.
+        """
         loads = json.loads
         dumps = json.dumps
         fn = self.fn
         kind = self.kind
+        limits = (self.max_nodes, self.max_depth, self.max_chars)
         results: list[Any] = []
         for i, value in enumerate(values):
             params = loads(params_json)
             try:
                 if kind == "accumulate":
-                    out = fn(acc, value, params)
-                elif kind == "map":
-                    out = fn(value, params)
+                    out = fn(loads(acc_json), value, params)
                 else:
                     out = fn(value, params)
             except BaseException as exc:
-                return {
-                    "ok": False,
-                    "index": i,
-                    "error": describe_exception(exc),
-                    "results": results,
-                    "acc": acc,
-                }
+                return {"ok": False, "index": i, "error": describe_exception(exc)}
             try:
                 if kind == "map":
                     results.append(_finite_number(out, "a map operator's result"))
@@ -713,19 +730,13 @@ class Runner:
                     new_acc, result = out
                     if type(new_acc) is not dict:
                         raise OutputInvalid(f"the new acc must be a dict, not {type(new_acc).__name__}")
-                    check_json_value(new_acc, self.max_nodes, self.max_depth, self.max_chars)
-                    check_json_value(result, self.max_nodes, self.max_depth, self.max_chars)
-                    acc = loads(dumps(new_acc, allow_nan=False))
+                    check_json_value(new_acc, *limits, what="the accumulator")
+                    check_json_value(result, *limits, what="the result")
+                    acc_json = dumps(new_acc, allow_nan=False)
                     results.append(loads(dumps(result, allow_nan=False)))
             except (OutputInvalid, ValueError, TypeError, RecursionError) as exc:
-                return {
-                    "ok": False,
-                    "index": i,
-                    "error": describe_exception(exc),
-                    "results": results,
-                    "acc": acc,
-                }
-        return {"ok": True, "results": results, "acc": acc}
+                return {"ok": False, "index": i, "error": describe_exception(exc)}
+        return {"ok": True, "results": results, "acc_json": acc_json}
 
 
 # ----------------------------------------------------------------------------- wire (worker side)
@@ -797,33 +808,27 @@ def main() -> None:
             return
         op = request.get("op")
         if op == "load":
+            if runner is not None:
+                _send(stdout, {"ok": False, "rule": "load", "error": "this worker already holds an operator"})
+                continue
+            # Limits first: definition-time code (defaults, imports) already runs under them.
+            _apply_limits(int(request.get("memory_bytes", 0)))
+            _set_cpu_budget(int(request.get("cpu_seconds", 1)))
             try:
                 runner = Runner(request["kind"], request["source"], request.get("limits", {}))
             except PolicyViolation as exc:
-                _send(
-                    stdout,
-                    {
-                        "ok": False,
-                        "rule": exc.rule,
-                        "line": exc.line,
-                        "col": exc.col,
-                        "error": _bounded(exc.message),
-                    },
-                )
+                reply = {"ok": False, "rule": exc.rule, "line": exc.line, "col": exc.col}
+                _send(stdout, {**reply, "error": _bounded(exc.message)})
                 continue
-            except BaseException as exc:
-                _send(
-                    stdout,
-                    {"ok": False, "rule": "load", "line": 0, "col": 0, "error": describe_exception(exc)},
-                )
+            except BaseException as exc:  # top-level code of the operator may raise anything
+                _send(stdout, {"ok": False, "rule": "load", "error": describe_exception(exc)})
                 continue
-            _apply_limits(int(request.get("memory_bytes", 0)))
             sys.setrecursionlimit(int(request.get("recursion_limit", 300)))
             _send(stdout, {"ok": True})
         elif op == "run" and runner is not None:
             _set_cpu_budget(int(request.get("cpu_seconds", 1)))
             try:
-                reply = runner.run(request["values"], request["params"], request.get("acc"))
+                reply = runner.run(request["values"], request["params"], request.get("acc_json", "{}"))
             except BaseException as exc:
                 reply = {"ok": False, "index": -1, "error": describe_exception(exc), "results": []}
             _send(stdout, reply)

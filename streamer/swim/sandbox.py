@@ -196,6 +196,7 @@ class _Base:
                 "kind": self.kind,
                 "source": self.source,
                 "memory_bytes": lim.memory_mb * 1024 * 1024,
+                "cpu_seconds": lim.cpu_seconds,
                 "limits": {
                     "max_acc_nodes": lim.max_acc_nodes,
                     "max_acc_depth": lim.max_acc_depth,
@@ -214,13 +215,14 @@ class _Base:
             )
         return worker
 
-    def _params_json(self, params: Any) -> str:
+    @staticmethod
+    def _json(value: Any, what: str) -> str:
         try:
-            return json.dumps({} if params is None else params, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise OperatorFailed(f"params must be JSON data: {exc}") from None
+            return json.dumps({} if value is None else value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise OperatorFailed(f"{what} must be JSON data: {exc}") from None
 
-    def _run(self, values: Sequence[float], params: Any, acc: Any) -> dict[str, Any]:
+    def _run(self, values: Sequence[float], params: Any, acc: dict[str, Any] | None) -> dict[str, Any]:
         if len(values) > self.limits.max_batch:
             raise OperatorFailed(f"a batch holds at most {self.limits.max_batch} values, not {len(values)}")
         clean: list[float] = []
@@ -231,8 +233,8 @@ class _Base:
         message = {
             "op": "run",
             "values": clean,
-            "params": self._params_json(params),
-            "acc": acc,
+            "params": self._json(params, "params"),
+            "acc_json": self._json(acc, "acc"),
             "cpu_seconds": self.limits.cpu_seconds,
         }
         with self._lock:
@@ -324,7 +326,10 @@ class AccumulateOperator(_Base):
         reply = self._run(values, params, acc)
         if not reply.get("ok"):
             self._raise(reply)
-        new_acc = reply["acc"]
+        try:
+            new_acc = json.loads(reply["acc_json"])
+        except (KeyError, TypeError, ValueError, RecursionError):
+            raise OperatorFailed("the worker returned no readable acc") from None
         if not isinstance(new_acc, dict):
             raise OperatorFailed("the worker returned an acc that is not a dict")
         return new_acc, list(reply["results"])
