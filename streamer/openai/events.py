@@ -340,7 +340,11 @@ def decode_event(raw: sse.Event, index: int) -> AssistantEvent:
 
 
 def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any]:
-    """:func:`decode_event`, also returning the decoded JSON payload (None for done/unknown)."""
+    """:func:`decode_event`, also returning the decoded JSON payload (None for done/unknown).
+
+    For a message delta of plain text blocks (the hot path) the payload is None too: the typed
+    event holds everything in it.
+    """
     name = raw.event
     spec = EVENTS.get(name)
     if spec is None:
@@ -355,7 +359,7 @@ def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any
     if cls is ThreadMessageDelta:
         delta = _text_delta(payload)
         if delta is not None:
-            return ThreadMessageDelta(delta, raw=raw, index=index), payload
+            return ThreadMessageDelta(delta, raw=raw, index=index), None
     try:
         data = build(model, payload, "data")
     except ShapeError as exc:

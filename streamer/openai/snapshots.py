@@ -7,7 +7,7 @@ from typing import Any
 
 from attrs import define, field
 
-from .models import Message, RunStep
+from .models import Message, MessageDeltaEvent, RunStep, TextDeltaBlock
 
 __all__ = ["Snapshots", "merge_delta"]
 
@@ -17,6 +17,13 @@ _IDENTITY_KEYS = frozenset({"index", "type", "id", "object", "file_id", "url", "
 
 _TEXT_BLOCK = frozenset({"index", "type", "text"})
 _TEXT = frozenset({"value", "annotations"})
+
+
+def _is_text_block(blocks: list[Any], index: int | None) -> bool:
+    if index is None or not 0 <= index < len(blocks):
+        return False
+    target = blocks[index]
+    return isinstance(target, dict) and target.get("type") == "text" and isinstance(target.get("text"), dict)
 
 
 def merge_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
@@ -97,6 +104,26 @@ class Snapshots:
         self._current_message = key
         if text:
             self._text.append(text)
+
+    def message_text(self, event: MessageDeltaEvent) -> None:
+        """Fold a delta made only of plain text blocks (the common case) into its message."""
+        delta = event.delta
+        blocks = delta.content if delta is not None and delta.content is not None else []
+        key = event.id or self._current_message or "message-0"
+        snapshot = self._messages.get(key)
+        targets = snapshot.get("content") if snapshot is not None else None
+        if not isinstance(targets, list) or not all(
+            isinstance(block, TextDeltaBlock) and _is_text_block(targets, block.index) for block in blocks
+        ):
+            self.message_delta(event.to_dict(), delta.text() if delta is not None else "")
+            return
+        pieces = self._pieces.setdefault(key, {})
+        for block in blocks:
+            if isinstance(block, TextDeltaBlock) and block.index is not None:  # checked above; for mypy
+                value = (block.text.value if block.text is not None else None) or ""
+                pieces.setdefault(block.index, []).append(value)
+                self._text.append(value)
+        self._current_message = key
 
     def _append_text(self, key: str, blocks: list[Any], delta: dict[str, Any]) -> bool:
         """The common delta, more text for existing text blocks: note it; False for anything else."""

@@ -61,7 +61,10 @@ class RunState:
         self.index += 1
         snapshots = self.snapshots
         if isinstance(event, ThreadMessageDelta):
-            snapshots.message_delta(payload, event.data.delta.text() if event.data.delta else "")
+            if payload is None:  # plain text blocks, already checked by the decoder
+                snapshots.message_text(event.data)
+            else:
+                snapshots.message_delta(payload, event.data.delta.text() if event.data.delta else "")
         elif isinstance(event, ThreadRunStepDelta):
             snapshots.step_delta(payload)
         elif isinstance(event, RunEvent):

@@ -376,3 +376,41 @@ async def test_async_submit_tool_outputs_continues() -> None:
     assert stream.err() is None
     assert stream.final_run() is not None and stream.final_run().status == "completed"  # type: ignore[union-attr]
     assert closed == [1]
+
+
+def test_current_message_is_assembled_from_plain_text_deltas() -> None:
+    stream = RunStream.from_chunks([TEXT])
+    snapshots = []
+    while stream.next():
+        if isinstance(stream.event(), ThreadMessageDelta):
+            message = stream.current_message()
+            assert message is not None
+            snapshots.append(message.text())
+    assert snapshots[-1] == expected_text(TEXT)
+    assert all(later.startswith(earlier) for earlier, later in zip(snapshots, snapshots[1:]))
+
+
+def test_text_delta_for_a_block_the_snapshot_lacks_takes_the_general_merge() -> None:
+    body = to_sse(
+        [
+            ("thread.message.created", {"id": "m", "content": []}),
+            (
+                "thread.message.delta",
+                {"id": "m", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "a"}}]}},
+            ),
+            (
+                "thread.message.delta",
+                {"id": "m", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "b"}}]}},
+            ),
+            (
+                "thread.message.delta",
+                {"id": "m", "delta": {"content": [{"index": 1, "type": "text", "text": {"value": "c"}}]}},
+            ),
+        ]
+    )
+    stream = RunStream.from_chunks([body])
+    drain(stream)
+    message = stream.current_message()
+    assert message is not None and message.text() == "abc"
+    assert len(message.content or []) == 2
+    assert stream.text() == "abc"
