@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -387,7 +388,7 @@ def test_current_message_is_assembled_from_plain_text_deltas() -> None:
             assert message is not None
             snapshots.append(message.text())
     assert snapshots[-1] == expected_text(TEXT)
-    assert all(later.startswith(earlier) for earlier, later in zip(snapshots, snapshots[1:]))
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(snapshots))
 
 
 def test_text_delta_for_a_block_the_snapshot_lacks_takes_the_general_merge() -> None:
