@@ -39,7 +39,11 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object this model was built from (fields that were absent come back as None)."""
-        out = {a.name: _unbuild(getattr(self, a.name)) for a in fields(type(self)) if a.name != "extra"}
+        out = {
+            a.name: _unbuild(getattr(self, a.name))
+            for a in fields(type(self))
+            if a.name != "extra" and a.metadata.get("wire", True)
+        }
         out.update(self.extra)
         return out
 
@@ -115,14 +119,22 @@ def _list_of(item: Convert) -> Convert:
 
 def _plan(cls: type[Model]) -> _Plan:
     hints = typing.get_type_hints(cls)
-    names = tuple((a.name, _converter(hints[a.name])) for a in fields(cls) if a.name != "extra")
+    # Fields marked ``metadata={"wire": False}`` are not read from JSON (the raw event, its index).
+    names = tuple(
+        (a.name, _converter(hints[a.name]))
+        for a in fields(cls)
+        if a.name != "extra" and a.metadata.get("wire", True)
+    )
     plan = _Plan(names, frozenset(name for name, _ in names))
     _PLANS[cls] = plan
     return plan
 
 
-def build(cls: type[M], data: Any, path: str) -> M:
-    """Build ``cls`` from ``data``; absent fields are None, unknown ones go to ``extra``."""
+def build(cls: type[M], data: Any, path: str, **fixed: Any) -> M:
+    """Build ``cls`` from ``data``; absent fields are None, unknown ones go to ``extra``.
+
+    ``fixed`` sets fields that do not come from the JSON.
+    """
     if not isinstance(data, dict):
         raise ShapeError(path, f"expected an object, got {type(data).__name__}")
     plan = _PLANS.get(cls) or _plan(cls)
@@ -134,4 +146,6 @@ def build(cls: type[M], data: Any, path: str) -> M:
         kwargs[name] = value
     if not data.keys() <= plan.known:
         kwargs["extra"] = {k: v for k, v in data.items() if k not in plan.known}
+    if fixed:
+        kwargs.update(fixed)
     return cls(**kwargs)

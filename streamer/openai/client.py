@@ -33,6 +33,8 @@ from ._policy import (
     resolve_api_key,
     thread_and_run_body,
 )
+from .chat import AsyncChatStream, ChatStream
+from .responses import AsyncResponseStream, ResponseStream
 from .stream import AsyncRunStream, RunStream
 
 __all__ = ["AsyncClient", "Client", "RetryPolicy", "Timeouts", "from_openai_response"]
@@ -166,6 +168,16 @@ class Client:
         """``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`` with ``stream: true``."""
         return self._run_stream(*_submit_request(thread_id, run_id, tool_outputs))
 
+    def chat_completions_stream(self, **params: Any) -> ChatStream:
+        """``POST /chat/completions`` with ``stream: true`` (``model=``, ``messages=``, ...)."""
+        body = self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
+        return ChatStream(body, max_event_size=self._config.max_event_size)
+
+    def responses_stream(self, **params: Any) -> ResponseStream:
+        """``POST /responses`` with ``stream: true`` (``model=``, ``input=``, ...)."""
+        body = self._open("POST", "responses", {**params, "stream": True}, beta=False)
+        return ResponseStream(body, max_event_size=self._config.max_event_size)
+
     def stream(self, method: str, path: str, json: Any = None, *, beta: bool = False) -> EventStream:
         """Any other SSE endpoint: a scanner of raw :class:`~streamer.sse.Event`.
 
@@ -278,6 +290,16 @@ class AsyncClient:
     ) -> AsyncRunStream:
         """``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`` with ``stream: true``."""
         return await self._run_stream(*_submit_request(thread_id, run_id, tool_outputs))
+
+    async def chat_completions_stream(self, **params: Any) -> AsyncChatStream:
+        """``POST /chat/completions`` with ``stream: true``."""
+        body = await self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
+        return AsyncChatStream(body, max_event_size=self._config.max_event_size)
+
+    async def responses_stream(self, **params: Any) -> AsyncResponseStream:
+        """``POST /responses`` with ``stream: true``."""
+        body = await self._open("POST", "responses", {**params, "stream": True}, beta=False)
+        return AsyncResponseStream(body, max_event_size=self._config.max_event_size)
 
     async def stream(
         self, method: str, path: str, json: Any = None, *, beta: bool = False
