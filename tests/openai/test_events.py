@@ -71,6 +71,8 @@ def assert_same(ours: Any, theirs: Any, path: str) -> None:
         assert ours.keys() == theirs.keys(), path
         for key in theirs:
             assert_same(ours[key], theirs[key], f"{path}.{key}")
+    elif isinstance(theirs, float) and type(ours) is int:
+        assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"  # the SDK widens a JSON integer to float
     else:
         assert ours == theirs and type(ours) is type(theirs), f"{path}: {ours!r} != {theirs!r}"
 
