@@ -1,0 +1,318 @@
+"""``streamer swim`` subcommands for model-written operators: *-generate, model-direct, execute, operators.
+
+Wire them in with ``register_generate(swim_subparsers, value_source=...)``; ``value_source(symbol, args)``
+returns the live prices of a symbol (the swim feed). Without one, ``--sample`` or ``--input FILE`` feed
+the operator instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import GenerationFailed, OperatorFailed
+from .generate import ModelConfig, ModelOperator, OperatorCache, ask_model, coalesce_latest, generate_operator
+from .sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
+
+__all__ = ["ValueSource", "register_generate"]
+
+ValueSource = Callable[[str, argparse.Namespace], Iterable[float]]
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": text,
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "symbol": {"type": "string", "description": "stock symbol, e.g. AAAA"},
+                    "description": {"type": "string", "description": "the operation in words"},
+                    "parameters": {"type": "object", "description": "numeric parameters of the operation"},
+                },
+                "required": ["symbol", "description", "parameters"],
+            },
+        },
+    }
+    for name, text in (
+        ("map_generate", "transform each price (e.g. convert with an exchange rate)"),
+        ("filter_generate", "keep or alert on prices meeting a condition (e.g. below a threshold)"),
+        ("accumulate_generate", "aggregate prices over time (e.g. moving average with a window size)"),
+    )
+]
+
+
+def _json_arg(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise SystemExit(f"streamer: error: {what} is not valid JSON: {text[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise SystemExit(f"streamer: error: {what} must be a JSON object")
+    return value
+
+
+def _config(args: argparse.Namespace) -> ModelConfig:
+    return ModelConfig.from_env(args.model, args.base_url)
+
+
+def _values(args: argparse.Namespace, source: ValueSource | None) -> Iterator[float]:
+    if args.sample:
+        yield from SAMPLE_PRICES
+        return
+    if args.input:
+        lines: Iterable[str] = sys.stdin if args.input == "-" else Path(args.input).read_text().splitlines()
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield float(line)
+            except ValueError:
+                raise SystemExit(
+                    f"streamer: error: {args.input} line {n} is not a number: {line[:40]!r}"
+                ) from None
+        return
+    if source is None:
+        raise SystemExit(
+            "streamer: error: no live feed is wired into this command; use --sample or --input FILE"
+        )
+    print("Streaming data, press Ctrl+C to stop", flush=True)
+    yield from source(args.symbol, args)
+
+
+def _batches(values: Iterable[float], size: int) -> Iterator[list[float]]:
+    it = iter(values)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _show(generated: Any) -> None:
+    origin = "cache" if generated.from_cache else f"model, attempt {generated.attempts}"
+    print(f"# operator source ({origin}):")
+    print(generated.source.rstrip())
+    print(f"# verdict: {generated.verdict.describe()}", flush=True)
+
+
+def _generate(kind: str, description: str, params: dict[str, Any], args: argparse.Namespace) -> Any:
+    cache = OperatorCache()
+    echo: Callable[[str], None] | None = None
+    if args.verbose:
+
+        def echo(piece: str) -> None:
+            sys.stderr.write(piece)
+            sys.stderr.flush()
+
+    return generate_operator(
+        kind,
+        description,
+        params,
+        _config(args),
+        cache=cache,
+        regenerate=args.regenerate,
+        max_attempts=args.max_attempts,
+        on_text=echo,
+    )
+
+
+def _stream(
+    kind: str, op: Any, params: dict[str, Any], args: argparse.Namespace, source: ValueSource | None
+) -> int:
+    acc: dict[str, Any] = {}
+    failures = 0
+    index = 0
+    size = args.batch if (args.sample or args.input) else 1
+    for batch in _batches(_values(args, source), size):
+        try:
+            if isinstance(op, AccumulateOperator):
+                new_acc, results = op.run_batch(batch, params, acc)
+            else:
+                results = op.run_batch(batch, params)
+        except OperatorFailed as exc:
+            failures += 1
+            print(f"update #{index + (exc.index or 0)}: {exc}", file=sys.stderr, flush=True)
+            index += len(batch)
+            continue
+        for price, result in zip(batch, results):
+            if isinstance(op, MapOperator):
+                print(f"The price {price} has been converted to {result}.")
+            elif isinstance(op, FilterOperator):
+                if result:
+                    print(f"The price {price} has met the filter criteria.")
+            else:
+                print(f"{args.symbol} -- summary: {result}; price: {price}")
+        if isinstance(op, AccumulateOperator):
+            acc = new_acc
+            print(f"{args.symbol} -- acc: {json.dumps(acc)}")
+        sys.stdout.flush()
+        index += len(batch)
+    return 1 if failures else 0
+
+
+def _split_config(
+    config: dict[str, Any], fallback_description: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    description = config.get("description", fallback_description)
+    params = config.get("parameters", {k: v for k, v in config.items() if k != "description"})
+    if not isinstance(description, str) or not description.strip():
+        raise SystemExit('streamer: error: the operation config needs a "description"')
+    if not isinstance(params, dict):
+        raise SystemExit('streamer: error: "parameters" must be a JSON object')
+    return description, params
+
+
+def _make_generate_handler(kind: str, source: ValueSource | None) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        if kind == "accumulate":
+            config = _json_arg(args.operation_config, "--operation-config")
+            description, params = _split_config(config, args.operator)
+            if args.operator and description != args.operator:
+                description = f"{args.operator}: {description}"
+        else:
+            description, params = _split_config(_json_arg(args.config, "OPERATION_CONFIG"))
+        generated = _generate(kind, description, params, args)
+        _show(generated)
+        with generated.operator as op:
+            return _stream(kind, op, params, args, source)
+
+    return handler
+
+
+def _make_model_direct(source: ValueSource | None) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        description, params = _split_config(_json_arg(args.config, "OPERATION_CONFIG"))
+        op = ModelOperator(args.kind, description, params, _config(args))
+        print(f"Asking the model about each update ({args.kind}: {description}); updates coalesce meanwhile")
+        failures = 0
+        for outcome in coalesce_latest(_values(args, source), op.apply):
+            skipped = f" ({outcome.skipped} updates skipped while waiting)" if outcome.skipped else ""
+            if outcome.error is not None:
+                failures += 1
+                print(f"price {outcome.value}: model answer refused: {outcome.error}{skipped}", flush=True)
+            else:
+                print(f"price {outcome.value}: {json.dumps(outcome.result)}{skipped}", flush=True)
+        return 1 if failures else 0
+
+    return handler
+
+
+def _make_execute(swim_subparsers: Any) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        messages = [
+            {"role": "system", "content": "Pick exactly one tool for the user's request about stock prices."},
+            {"role": "user", "content": args.request},
+        ]
+        answer = ask_model(_config(args), messages, tools=TOOLS)
+        if len(answer.tool_calls) != 1:
+            raise GenerationFailed(f"the model did not pick one command (it said: {answer.text[:120]!r})")
+        call = answer.tool_calls[0]
+        command = call.name.replace("_", "-")
+        if command not in {"map-generate", "filter-generate", "accumulate-generate"}:
+            raise GenerationFailed(f"the model picked an unknown command {call.name!r}")
+        symbol = str(call.arguments.get("symbol", "")).upper()
+        config = {
+            "description": call.arguments.get("description", ""),
+            "parameters": call.arguments.get("parameters") or {},
+        }
+        if command == "accumulate-generate":
+            argv = [command, symbol, str(config["description"]), "--operation-config", json.dumps(config)]
+        else:
+            argv = [command, symbol, json.dumps(config)]
+        for flag in ("model", "base_url", "input"):
+            if getattr(args, flag):
+                argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+        argv += ["--sample"] if args.sample else []
+        argv += ["--regenerate"] if args.regenerate else []
+        print(f"chose: streamer swim {shlex.join(argv)}", flush=True)
+        chosen = swim_subparsers.choices[command].parse_args(argv[1:])
+        return int(chosen.handler(chosen))
+
+    return handler
+
+
+def _operators(args: argparse.Namespace) -> int:
+    cache = OperatorCache()
+    if args.action == "list":
+        entries = cache.entries()
+        if not entries:
+            print(f"no cached operators in {cache.root}")
+        for e in entries:
+            state = "ok" if e.ok else "refused"
+            print(
+                f"{e.key}  {e.kind:<10} {state:<7} {e.model:<16} {e.description[:50]!r} "
+                f"{json.dumps(e.params)}"
+            )
+        return 0
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached operators from {cache.root}")
+        return 0
+    if not args.key:
+        raise SystemExit("streamer: error: operators show needs a KEY (see `streamer swim operators list`)")
+    entry = cache.get(args.key)
+    if entry is None:
+        raise SystemExit(f"streamer: error: no single cached operator matches {args.key!r}")
+    print(f"# {entry.kind}: {entry.description} {json.dumps(entry.params)} (model {entry.model})")
+    print(entry.source.rstrip())
+    print(f"# verdict: {entry.verdict}")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model name (default: $STREAMER_MODEL or gpt-4o-mini)")
+    p.add_argument("--base-url", default=None, help="an OpenAI-compatible server (default: $OPENAI_BASE_URL)")
+    p.add_argument(
+        "--sample", action="store_true", help="run on the fixed sample prices instead of the live feed"
+    )
+    p.add_argument("--input", default=None, help="read prices from FILE (one per line; - for stdin)")
+    p.add_argument("--regenerate", action="store_true", help="ignore the cache and ask the model again")
+
+
+def register_generate(swim_subparsers: Any, value_source: ValueSource | None = None) -> None:
+    """Add the model-driven subcommands to ``streamer swim``'s subparsers."""
+    for kind in ("map", "filter"):
+        p = swim_subparsers.add_parser(
+            f"{kind}-generate", help=f"have a model write a sandboxed {kind} operator"
+        )
+        p.add_argument("symbol")
+        p.add_argument("config", metavar="OPERATION_CONFIG", help='{"description": ..., "parameters": {...}}')
+        _gen_options(p)
+        p.set_defaults(handler=_make_generate_handler(kind, value_source))
+    p = swim_subparsers.add_parser("accumulate-generate", help="have a model write a sandboxed accumulator")
+    p.add_argument("symbol")
+    p.add_argument("operator", metavar="STREAMING_OPERATOR", help="what to accumulate, e.g. 'moving average'")
+    p.add_argument("--operation-config", default="{}", help='JSON parameters, e.g. {"window": 5}')
+    _gen_options(p)
+    p.set_defaults(handler=_make_generate_handler("accumulate", value_source))
+
+    p = swim_subparsers.add_parser("model-direct", help="ask the model about every update (coalesced)")
+    p.add_argument("kind", choices=["map", "filter", "accumulate"])
+    p.add_argument("symbol")
+    p.add_argument("config", metavar="OPERATION_CONFIG", help='{"description": ..., "parameters": {...}}')
+    _common(p)
+    p.set_defaults(handler=_make_model_direct(value_source))
+
+    p = swim_subparsers.add_parser("execute", help="describe what you want; a model picks the command")
+    p.add_argument("request", help='e.g. "Alert me if stock price for AAAA goes below 20"')
+    _common(p)
+    p.set_defaults(handler=_make_execute(swim_subparsers))
+
+    p = swim_subparsers.add_parser("operators", help="inspect the cache of generated operators")
+    p.add_argument("action", choices=["list", "show", "clear"])
+    p.add_argument("key", nargs="?", help="a cache key or unique prefix (for show)")
+    p.set_defaults(handler=_operators)
+
+
+def _gen_options(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--max-attempts", type=int, default=3, help="model attempts before giving up")
+    p.add_argument(
+        "--batch", type=int, default=256, help="updates per sandbox round trip for --sample/--input"
+    )
+    p.add_argument("--verbose", action="store_true", help="echo the model's answer as it streams")

@@ -1,0 +1,162 @@
+"""The model-driven ``swim`` subcommands end to end against the local canned chat server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from streamer.errors import StreamError
+from streamer.swim.generate_cli import register_generate
+from tests.support.chat_server import ChatServer, Reply
+
+MAP = "def func(new_value, params):\n    return new_value * params['exchange_rate']\n"
+FILTER = "def func(new_value, params):\n    return new_value < params['threshold']\n"
+SMA = (
+    "def func(acc, new_value, params):\n"
+    "    prices = (acc.get('prices', []) + [new_value])[-params['window']:]\n"
+    "    acc['prices'] = prices\n"
+    "    return acc, sum(prices) / len(prices)\n"
+)
+
+
+def run(argv: list[str], feed: list[float] | None = None) -> int:
+    """Parse and run like ``streamer swim ...`` does, with an optional fake live feed."""
+    parser = argparse.ArgumentParser(prog="streamer")
+    swim = parser.add_subparsers(dest="command").add_parser("swim").add_subparsers(dest="swim_command")
+    register_generate(swim, value_source=(lambda symbol, args: iter(feed)) if feed is not None else None)
+    args = parser.parse_args(["swim", *argv])
+    try:
+        return int(args.handler(args))
+    except StreamError as exc:
+        print(f"streamer: error: {exc}")
+        return 1
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def test_map_generate_prints_source_and_verdict_before_streaming(capsys: pytest.CaptureFixture[str]) -> None:
+    with ChatServer([Reply(json.dumps({"result": MAP}))]) as server:
+        code = run(
+            ["map-generate", "AAAA", '{"description": "convert", "parameters": {"exchange_rate": 1.2}}']
+            + ["--base-url", server.url],
+            feed=[10.0, 20.0],
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (
+        out.index("# operator source (model, attempt 1):")
+        < out.index("# verdict: verified")
+        < out.index("The price 10.0 has been converted to 12.0.")
+    )
+    assert "The price 20.0 has been converted to 24.0." in out
+
+
+def test_filter_generate_over_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    with ChatServer([Reply(f"```python\n{FILTER}```")]) as server:
+        code = run(
+            [
+                "filter-generate",
+                "AAAA",
+                '{"description": "below", "parameters": {"threshold": 19}}',
+                "--sample",
+            ]
+            + ["--base-url", server.url]
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.count("has met the filter criteria") == 3  # 18.0, 18.5 and 17.25 in the fixed sample
+
+
+def test_accumulate_generate_then_operators_list_show_clear(capsys: pytest.CaptureFixture[str]) -> None:
+    with ChatServer([Reply(json.dumps({"result": SMA}))]) as server:
+        code = run(
+            [
+                "accumulate-generate",
+                "AAAA",
+                "average",
+                "--operation-config",
+                '{"window": 2}',
+                "--base-url",
+                server.url,
+            ],
+            feed=[10.0, 20.0, 40.0],
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "AAAA -- summary: 15.0; price: 20.0" in out and "AAAA -- summary: 30.0; price: 40.0" in out
+    run(["operators", "list"])
+    listing = capsys.readouterr().out
+    key = listing.split()[0]
+    assert "accumulate" in listing and "ok" in listing
+    run(["operators", "show", key[:6]])
+    assert "sum(prices) / len(prices)" in capsys.readouterr().out
+    run(["operators", "clear"])
+    assert "removed 1" in capsys.readouterr().out
+
+
+def test_no_key_and_no_base_url_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["map-generate", "AAAA", '{"description": "x", "parameters": {}}', "--sample"])
+    out = capsys.readouterr().out
+    assert code == 1 and "set OPENAI_API_KEY" in out and "--base-url" in out
+
+
+def test_without_a_live_feed_the_command_says_what_to_use() -> None:
+    with (
+        ChatServer([Reply(json.dumps({"result": MAP}))]) as server,
+        pytest.raises(SystemExit, match="--sample"),
+    ):
+        run(
+            [
+                "map-generate",
+                "AAAA",
+                '{"description": "x", "parameters": {"exchange_rate": 1}}',
+                "--base-url",
+                server.url,
+            ]
+        )
+
+
+def test_execute_lets_the_model_pick_a_command_then_runs_it(capsys: pytest.CaptureFixture[str]) -> None:
+    pick = json.dumps({"symbol": "aaaa", "description": "alert below 20", "parameters": {"threshold": 20}})
+    replies = [Reply(tool_name="filter_generate", tool_arguments=pick), Reply(json.dumps({"result": FILTER}))]
+    with ChatServer(replies) as server:
+        code = run(
+            ["execute", "Alert me if stock price for AAAA goes below 20", "--base-url", server.url],
+            feed=[19.0, 21.0],
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "chose: streamer swim filter-generate AAAA" in out
+    assert "The price 19.0 has met the filter criteria." in out and "21.0 has met" not in out
+    assert server.requests[0]["tools"][0]["function"]["name"] == "map_generate"
+
+
+def test_execute_refuses_when_the_model_picks_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with ChatServer([Reply("I am not sure what you mean.")]) as server:
+        code = run(["execute", "hello", "--base-url", server.url])
+    assert code == 1 and "did not pick one command" in capsys.readouterr().out
+
+
+def test_model_direct_reports_a_bad_answer_and_keeps_going(capsys: pytest.CaptureFixture[str]) -> None:
+    with ChatServer([Reply("12.0"), Reply("twelve"), Reply("14.0")]) as server:
+        code = run(
+            [
+                "model-direct",
+                "map",
+                "AAAA",
+                '{"description": "x", "parameters": {}}',
+                "--base-url",
+                server.url,
+            ],
+            feed=[10.0],
+        )
+    out = capsys.readouterr().out
+    assert code == 0 and "price 10.0: 12.0" in out
