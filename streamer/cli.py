@@ -14,6 +14,10 @@ from typing import IO, Any
 from . import __version__, sse
 from .errors import StreamError
 from .openai import events as ev
+from .openai import responses as rs
+from .openai.chat import ChatChunk, ChatStream
+from .openai.detect import open_stream
+from .openai.responses import ResponseStream
 from .openai.stream import RunStream
 
 __all__ = ["build_parser", "main"]
@@ -57,11 +61,41 @@ def _summary(event: object) -> str:
             return f"{error.code}: {error.message}"
         case ev.UnknownEvent(data=data):
             return data if len(data) <= 60 else data[:57] + "..."
+        case ChatChunk(data=chunk):
+            parts = []
+            for choice in chunk.choices or ():
+                delta = choice.delta
+                if delta is not None and delta.content:
+                    parts.append(repr(delta.content))
+                if delta is not None and delta.tool_calls:
+                    parts.append(f"{len(delta.tool_calls)} tool call piece(s)")
+                if choice.finish_reason:
+                    parts.append(f"finish_reason={choice.finish_reason}")
+            if chunk.usage is not None:
+                parts.append(f"usage {chunk.usage.total_tokens} tokens")
+            return " ".join(parts)
+        case rs.ResponseEvent():
+            response = getattr(event, "response", None)
+            if isinstance(response, rs.ResponseObject):
+                return f"{response.id} {response.status}"
+            delta = getattr(event, "delta", None)
+            return repr(delta) if isinstance(delta, str) else ""
     return ""
+
+
+def _text_delta(stream: object) -> tuple[str, bool]:
+    """The text the current event adds, whatever the kind of stream."""
+    if isinstance(stream, ChatStream):
+        return stream.content_delta()
+    if isinstance(stream, ResponseStream):
+        return stream.output_text_delta()
+    assert isinstance(stream, RunStream)
+    return stream.message_delta_text()
 
 
 def _event_json(event: Any) -> str:
     raw: sse.Event = event.raw
+    assert raw is not None
     try:
         data: Any = json.loads(raw.data)
     except ValueError:
@@ -72,9 +106,9 @@ def _event_json(event: Any) -> str:
 def _cat(args: argparse.Namespace) -> int:
     """Print one line per event of an SSE stream (typed name and summary, or JSON)."""
     with _open_input(args.file) as source:
-        stream = RunStream.from_chunks(_chunks(source))
+        stream = open_stream(_chunks(source))
         while stream.next():
-            event = stream.event()
+            event: Any = stream.event()
             if args.json:
                 print(_event_json(event), flush=True)
             else:
@@ -85,10 +119,10 @@ def _cat(args: argparse.Namespace) -> int:
 def _text(args: argparse.Namespace) -> int:
     """Write only the assistant's text, flushed as each delta arrives."""
     with _open_input(args.file) as source:
-        stream = RunStream.from_chunks(_chunks(source))
+        stream = open_stream(_chunks(source))
         out = sys.stdout
         while stream.next():
-            text, ok = stream.message_delta_text()
+            text, ok = _text_delta(stream)
             if ok:
                 out.write(text)
                 out.flush()
@@ -125,6 +159,27 @@ def _run(args: argparse.Namespace) -> int:
                     print(f"[tool call {call.id}: {name}({arguments}); answer it from code]", file=sys.stderr)
             if not args.json:
                 print()
+            return _finish(stream.err())
+
+
+def _chat(args: argparse.Namespace) -> int:
+    """Stream a chat completion to stdout."""
+    from .openai.client import Client
+
+    with Client(base_url=args.base_url) as client:
+        stream = client.chat_completions_stream(
+            model=args.model, messages=[{"role": "user", "content": args.message}]
+        )
+        with stream:
+            while stream.next():
+                text, ok = stream.content_delta()
+                if ok:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                reason, ok = stream.finish_reason()
+                if ok:
+                    print(f"\n[finish_reason {reason}]", file=sys.stderr)
+            print()
             return _finish(stream.err())
 
 
@@ -178,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"streamer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    cat = commands.add_parser("cat", help="decode an SSE stream and print one line per event")
+    cat = commands.add_parser(
+        "cat", help="decode an OpenAI stream (Assistants, Chat Completions or Responses) event by event"
+    )
     cat.add_argument("file", help="a file, or - for standard input")
     cat.add_argument("--json", action="store_true", help="one JSON object per line instead")
     cat.set_defaults(handler=_cat)
@@ -197,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
     )
     run.set_defaults(handler=_run)
+
+    chat = commands.add_parser("chat", help="stream a chat completion to stdout")
+    chat.add_argument("message", help="the user message")
+    chat.add_argument("--model", default="gpt-4o-mini", help="the model (default: gpt-4o-mini)")
+    chat.add_argument(
+        "--base-url",
+        default=os.environ.get("OPENAI_BASE_URL"),
+        help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
+    )
+    chat.set_defaults(handler=_chat)
 
     demo = commands.add_parser("demo", help="the offline demo (what `make demo` runs)")
     demo.add_argument("--seconds", type=float, default=10.0, help="how long the SwimOS part runs")

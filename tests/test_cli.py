@@ -121,6 +121,57 @@ def test_run_without_a_key_says_what_to_set(tmp_path: object) -> None:
 
 
 def test_every_subcommand_has_help() -> None:
-    for command in ("cat", "text", "run", "demo"):
+    for command in ("cat", "text", "run", "chat", "demo"):
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "usage: streamer" in result.stdout
+
+
+def chat_body() -> bytes:
+    from .openai.test_chat import CHUNKS, encode
+
+    return encode(CHUNKS)
+
+
+def responses_body() -> bytes:
+    from .openai.test_responses import encode, realistic
+
+    return encode(realistic(["Hi ", "there"]))
+
+
+def test_cat_recognises_a_chat_completion_stream() -> None:
+    result = run_cli("cat", "-", stdin=chat_body())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert all(line.split()[1] == "ChatChunk" for line in lines)
+    assert any("finish_reason=tool_calls" in line for line in lines)
+
+
+def test_cat_recognises_a_responses_stream() -> None:
+    result = run_cli("cat", "-", stdin=responses_body())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[1:3] == ["ResponseCreated", "resp_1"]
+    assert lines[-1].split()[1:4] == ["ResponseCompleted", "resp_1", "completed"]
+
+
+def test_text_works_for_all_three_kinds() -> None:
+    assert run_cli("text", "-", stdin=chat_body()).stdout == "Hello \u00e9\U0001f600\n"
+    assert run_cli("text", "-", stdin=responses_body()).stdout == "Hi there\n"
+    assert HAIKU_LINE in run_cli("text", "-", stdin=TEXT.read_bytes()).stdout
+
+
+def test_text_of_a_truncated_chat_stream_fails() -> None:
+    body = chat_body()
+    result = run_cli("text", "-", stdin=body[: len(body) - 20])
+    assert result.returncode == 1 and "before 'data: [DONE]'" in result.stderr
+
+
+def test_chat_command_streams_a_completion() -> None:
+    from streamer.replay import Reply
+
+    with ReplayServer([Reply(body=chat_body())]) as server:
+        result = run_cli("chat", "--base-url", server.base_url, "--model", "gpt-test", "hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Hello \u00e9\U0001f600"
+    assert "[finish_reason tool_calls]" in result.stderr
+    assert server.requests[0].body["model"] == "gpt-test"
