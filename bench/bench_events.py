@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpora import assistants_run, split
+from corpora import assistants_run, chat_chunks, responses_run, split
 
 from streamer import sse
 from streamer.openai import RunStream
@@ -54,6 +54,51 @@ def openai_sdk(chunks: list[bytes]) -> int:
         construct_type(
             type_=AssistantStreamEvent, value={"event": event.event, "data": json.loads(event.data)}
         )
+        count += 1
+    return count
+
+
+def chat_ours(chunks: list[bytes]) -> int:
+    from streamer.openai.chat import ChatStream
+
+    stream = ChatStream.from_chunks(chunks)
+    count = sum(1 for _ in stream)
+    return count + 1  # the [DONE] marker, which the SDK's decoder also sees
+
+
+def chat_sdk(chunks: list[bytes]) -> int:
+    from openai._streaming import SSEDecoder
+
+    count = 0
+    for event in SSEDecoder().iter_bytes(iter(chunks)):
+        count += 1
+        if event.data.startswith("[DONE]"):
+            continue
+        _sdk_chunk(json.loads(event.data))
+    return count
+
+
+def _sdk_chunk(payload: object) -> object:
+    from openai._models import construct_type
+    from openai.types.chat import ChatCompletionChunk
+
+    return construct_type(type_=ChatCompletionChunk, value=payload)
+
+
+def responses_ours(chunks: list[bytes]) -> int:
+    from streamer.openai.responses import ResponseStream
+
+    return sum(1 for _ in ResponseStream.from_chunks(chunks))
+
+
+def responses_sdk(chunks: list[bytes]) -> int:
+    from openai._models import construct_type
+    from openai._streaming import SSEDecoder
+    from openai.types.responses import ResponseStreamEvent
+
+    count = 0
+    for event in SSEDecoder().iter_bytes(iter(chunks)):
+        construct_type(type_=ResponseStreamEvent, value=json.loads(event.data))
         count += 1
     return count
 
@@ -93,6 +138,20 @@ def main() -> None:
     bare_rate = rows["streamer.sse bare"][1] / rows["streamer.sse bare"][0]
     print(f"\n  typed: streamer / openai SDK      = {ours_rate / sdk_rate:5.2f}x  (goal >= 10x)")
     print(f"  typed / bare SSE decoding (ours)  = {ours_rate / bare_rate:5.2f}x  (goal >= 0.5x)")
+    chat = split(chat_chunks(), 1024, 16384)
+    responses = split(responses_run(), 1024, 16384)
+    print()
+    for label, mine, theirs, body in (
+        ("chat completions", chat_ours, chat_sdk, chat),
+        ("responses", responses_ours, responses_sdk, responses),
+    ):
+        (ours_s, ours_n), (sdk_s, sdk_n) = best(mine, body, repeat), best(theirs, body, repeat)
+        if ours_n != sdk_n:
+            raise SystemExit(f"{label}: {ours_n} events for streamer, {sdk_n} for the SDK")
+        print(
+            f"  {label:<17} streamer {ours_n / ours_s:10,.0f}/s  openai SDK {sdk_n / sdk_s:10,.0f}/s"
+            f"  ratio {sdk_s / ours_s:5.2f}x (goal >= 5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -67,6 +67,57 @@ def chat_chunks(chunks: int = 20_000, seed: int = 2) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def responses_run(deltas: int = 20_000, seed: int = 3) -> bytes:
+    """A Responses API stream: lifecycle events around ``deltas`` output_text deltas."""
+    rng = random.Random(seed)
+    response = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "status": "in_progress",
+        "model": "gpt-4.1",
+        "output": [],
+    }
+    events: list[dict[str, object]] = [
+        {"type": "response.created", "sequence_number": 0, "response": response},
+        {
+            "type": "response.output_item.added",
+            "sequence_number": 1,
+            "output_index": 0,
+            "item": {
+                "id": "msg_1",
+                "type": "message",
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [],
+            },
+        },
+    ]
+    for index in range(deltas):
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 3)))
+        events.append(
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": index + 2,
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": text,
+                "logprobs": [],
+            }
+        )
+    events.append(
+        {
+            "type": "response.completed",
+            "sequence_number": deltas + 2,
+            "response": {**response, "status": "completed"},
+        }
+    )
+    return "".join(
+        _sse(str(e["type"]), json.dumps(e, separators=(",", ":"), ensure_ascii=False)) for e in events
+    ).encode("utf-8")
+
+
 def large_events(count: int = 4, size: int = 1 << 20) -> bytes:
     """A few events of ``size`` bytes of data each (one long line)."""
     line = ("x" * 63 + "\u00e9")[: size // 2]
