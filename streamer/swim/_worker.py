@@ -351,7 +351,8 @@ def _select_function(tree: ast.Module, kind: str) -> str:
     return chosen.name
 
 
-_NOT_LITERAL = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.BinOp)
+# Top-level values: immutable constants only, so no state can live between calls outside `acc`.
+_IMMUTABLE_LITERAL = (ast.Constant, ast.Tuple, ast.UnaryOp, ast.USub, ast.UAdd, ast.Not, ast.Load, ast.Name)
 
 
 def _check_top_level(tree: ast.Module) -> None:
@@ -369,21 +370,10 @@ def _check_top_level(tree: ast.Module) -> None:
             )
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             for sub in ast.walk(node.value):
-                if isinstance(
-                    sub,
-                    (
-                        ast.Call,
-                        ast.Lambda,
-                        ast.ListComp,
-                        ast.SetComp,
-                        ast.DictComp,
-                        ast.GeneratorExp,
-                        ast.BinOp,
-                    ),
-                ):
+                if not isinstance(sub, _IMMUTABLE_LITERAL):
                     line, col = _where(sub)
                     raise PolicyViolation(
-                        "top-level-statement", "top-level assignments must be plain literals", line, col
+                        "top-level-statement", "top-level assignments must be immutable constants", line, col
                     )
 
 

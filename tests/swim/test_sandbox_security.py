@@ -382,6 +382,7 @@ CONTAINED: dict[str, tuple[str, str, float, dict[str, Any], dict[str, Any] | Non
     "acc-result-explosion": ("accumulate", a("x = [1.0] * 1000\nreturn acc, [x] * 1000"), 1.0, {}, {}),
     "acc-result-nan": ("accumulate", a("return acc, float('nan')"), 1.0, {}, {}),
     # the host's secrets and files stay out of reach even with the names the sandbox does provide
+    "function-attribute-state": ("map", m("func.calls = 1\nreturn 1.0"), 1.0, {}, None),
     "print-to-file-kw": ("map", m("print('x', file=params)\nreturn 1.0"), 1.0, {}, None),
     "math-namespace-write": ("map", "import math\n" + m("math.pi = 3\nreturn 1.0"), 1.0, {}, None),
     "statistics-error-attr": (
@@ -432,6 +433,7 @@ EXPECT: dict[str, str] = {
     **dict.fromkeys(["acc-function-value", "acc-set-value", "acc-namespace-value"], "not JSON data"),
     "acc-big-int": "beyond 64 bits",
     "print-to-file-kw": "AttributeError",
+    "function-attribute-state": "TypeError: attribute-less object",
     "math-namespace-write": "TypeError: attribute-less object",
     "statistics-error-attr": "TypeError",
 }
