@@ -45,8 +45,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_map_generate_prints_source_and_verdict_before_streaming(capsys: pytest.CaptureFixture[str]) -> None:
     with ChatServer([Reply(json.dumps({"result": MAP}))]) as server:
         code = run(
-            ["map-generate", "AAAA", '{"description": "convert", "parameters": {"exchange_rate": 1.2}}']
-            + ["--base-url", server.url],
+            [
+                "map-generate",
+                "AAAA",
+                '{"description": "convert", "parameters": {"exchange_rate": 1.2}}',
+                "--base-url",
+                server.url,
+            ],
             feed=[10.0, 20.0],
         )
     out = capsys.readouterr().out
@@ -67,8 +72,9 @@ def test_filter_generate_over_the_sample(capsys: pytest.CaptureFixture[str]) -> 
                 "AAAA",
                 '{"description": "below", "parameters": {"threshold": 19}}',
                 "--sample",
+                "--base-url",
+                server.url,
             ]
-            + ["--base-url", server.url]
         )
     out = capsys.readouterr().out
     assert code == 0

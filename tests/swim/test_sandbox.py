@@ -1,7 +1,5 @@
 """Benign operators, written the way models write them, run in the sandbox and compute correctly."""
 
-# ruff: noqa: E501 - operator sources keep the long lines models write
-
 from __future__ import annotations
 
 import itertools

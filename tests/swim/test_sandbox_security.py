@@ -221,6 +221,13 @@ REJECTED: dict[str, tuple[str, str, str]] = {
     "top-level-call": ("map", "X = sum(range(10 ** 12))\n" + m("return 1.0"), "top-level-statement"),
     "top-level-loop": ("map", "while True:\n    pass\n" + m("return 1.0"), "top-level-statement"),
     "top-level-bomb-binop": ("map", "X = 10 ** 10 ** 10\n" + m("return 1.0"), "top-level-statement"),
+    # hidden state between calls outside acc
+    "top-level-mutable-list": (
+        "map",
+        "SEEN = []\n" + m("SEEN.append(value)\nreturn float(len(SEEN))"),
+        "top-level-statement",
+    ),
+    "top-level-mutable-dict": ("map", "STATE = {'n': 0}\n" + m("return 1.0"), "top-level-statement"),
     # unicode look-alikes (Python folds identifiers with NFKC)
     "fullwidth-eval": ("map", m("return " + fw("eval") + "('1')"), "non-ascii-identifier"),
     "script-e-eval": ("map", m("return \u212fval('1')"), "non-ascii-identifier"),
