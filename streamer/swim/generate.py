@@ -495,8 +495,12 @@ def coalesce_latest(values: Iterable[float], apply: Callable[[float], Any]) -> I
     finished = [False]
     results: list[Outcome] = []
 
+    stopped = threading.Event()
+
     def feed() -> None:
         for v in values:
+            if stopped.is_set():
+                break
             with lock:
                 if pending:
                     skipped[0] += 1
@@ -508,17 +512,20 @@ def coalesce_latest(values: Iterable[float], apply: Callable[[float], Any]) -> I
             finished[0] = True
             lock.notify_all()
 
-    threading.Thread(target=feed, daemon=True).start()
-    while True:
-        with lock:
-            while not pending and not finished[0]:
-                lock.wait()
-            if not pending:
-                return
-            value = pending.pop()
-            dropped, skipped[0] = skipped[0], 0
-        try:
-            results.append(Outcome(value, apply(value), None, dropped))
-        except StreamError as exc:
-            results.append(Outcome(value, None, exc, dropped))
-        yield results.pop()
+    threading.Thread(target=feed, daemon=True, name="coalesce-feed").start()
+    try:
+        while True:
+            with lock:
+                while not pending and not finished[0]:
+                    lock.wait()
+                if not pending:
+                    return
+                value = pending.pop()
+                dropped, skipped[0] = skipped[0], 0
+            try:
+                results.append(Outcome(value, apply(value), None, dropped))
+            except StreamError as exc:
+                results.append(Outcome(value, None, exc, dropped))
+            yield results.pop()
+    finally:
+        stopped.set()  # the feeder stops pulling from the source at its next value

@@ -365,3 +365,24 @@ def test_generate_refuses_an_unknown_kind_without_asking(cache: OperatorCache) -
         generate_operator(
             "reduce", "x", {}, ModelConfig("m", "http://127.0.0.1:9/v1"), cache=cache, max_attempts=1
         )
+
+
+def test_closing_the_coalescer_stops_pulling_from_the_source() -> None:
+    pulled: list[int] = []
+
+    def endless() -> Any:
+        n = 0
+        while True:
+            n += 1
+            pulled.append(n)
+            time.sleep(0.01)
+            yield float(n)
+
+    outcomes = coalesce_latest(endless(), lambda v: v)
+    first = next(outcomes)
+    outcomes.close()
+    time.sleep(0.1)
+    count = len(pulled)
+    time.sleep(0.1)
+    assert first.error is None
+    assert len(pulled) - count <= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import statistics
@@ -564,3 +565,50 @@ def shared_sma() -> Any:
     """One worker reused across hypothesis examples (the operator is benign and stateless between batches)."""
     with compile_operator("accumulate", ACCUMULATE["sma-list-slice"][0]) as op:
         yield op
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_the_static_check_only_ever_accepts_or_raises_operator_rejected(source: str) -> None:
+    from streamer.swim.sandbox import check_operator_source
+
+    with contextlib.suppress(OperatorRejected):
+        check_operator_source("map", source)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "def func(value, params):",
+                "    return value",
+                "    x = (",
+                "import math",
+                "    return math.sqrt(v)",
+                "'{0.__class__}'",
+                "    return eval('1')",
+                "\tpass",
+                "lambda: 0",
+                "class K:",
+                "    yield 1",
+                ")",
+                "#",
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_the_static_check_handles_fragments_of_operators(lines: list[str]) -> None:
+    from streamer.swim.sandbox import check_operator_source
+
+    with contextlib.suppress(OperatorRejected):
+        check_operator_source("map", "\n".join(lines))
+
+
+def test_a_reply_larger_than_the_limit_kills_the_worker_and_fails() -> None:
+    with compile_operator("map", MAP["exchange-rate"][0], limits=Limits(max_reply_bytes=200)) as op:
+        with pytest.raises(OperatorFailed, match="max_reply_bytes"):
+            op.run_batch([1.0] * 100, {"exchange_rate": 1.0})
+        assert op(2.0, {"exchange_rate": 1.5}) == 3.0
+        assert op.restarts == 1
