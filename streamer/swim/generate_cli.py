@@ -125,22 +125,29 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
 def _stream(
     kind: str, op: Any, params: dict[str, Any], args: argparse.Namespace, source: ValueSource | None
 ) -> int:
-    acc: dict[str, Any] = {}
-    failures = 0
-    index = 0
+    """Feed the operator batch by batch; a failing batch is replayed one update at a time so that only
+    the failing updates are lost (each is reported on stderr) and the stream goes on."""
+    state: dict[str, Any] = {"acc": {}, "failures": 0, "index": 0}
     size = args.batch if (args.sample or args.input) else 1
+
+    def run(batch: list[float]) -> list[Any]:
+        if isinstance(op, AccumulateOperator):
+            state["acc"], results = op.run_batch(batch, params, state["acc"])
+            return results
+        return list(op.run_batch(batch, params))
+
     for batch in _batches(_values(args, source), size):
         try:
-            if isinstance(op, AccumulateOperator):
-                new_acc, results = op.run_batch(batch, params, acc)
-            else:
-                results = op.run_batch(batch, params)
-        except OperatorFailed as exc:
-            failures += 1
-            print(f"update #{index + (exc.index or 0)}: {exc}", file=sys.stderr, flush=True)
-            index += len(batch)
-            continue
-        for price, result in zip(batch, results):
+            pairs = list(zip(batch, run(batch)))
+        except OperatorFailed:
+            pairs = []
+            for offset, price in enumerate(batch):
+                try:
+                    pairs += list(zip([price], run([price])))
+                except OperatorFailed as exc:
+                    state["failures"] += 1
+                    print(f"update #{state['index'] + offset} ({price}): {exc}", file=sys.stderr, flush=True)
+        for price, result in pairs:
             if isinstance(op, MapOperator):
                 print(f"The price {price} has been converted to {result}.")
             elif isinstance(op, FilterOperator):
@@ -149,11 +156,10 @@ def _stream(
             else:
                 print(f"{args.symbol} -- summary: {result}; price: {price}")
         if isinstance(op, AccumulateOperator):
-            acc = new_acc
-            print(f"{args.symbol} -- acc: {json.dumps(acc)}")
+            print(f"{args.symbol} -- acc: {json.dumps(state['acc'])}")
         sys.stdout.flush()
-        index += len(batch)
-    return 1 if failures else 0
+        state["index"] += len(batch)
+    return 1 if state["failures"] else 0
 
 
 def _split_config(

@@ -166,3 +166,33 @@ def test_model_direct_reports_a_bad_answer_and_keeps_going(capsys: pytest.Captur
         )
     out = capsys.readouterr().out
     assert code == 0 and "price 10.0: 12.0" in out
+
+
+def test_a_failing_update_is_reported_and_the_others_still_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prices = tmp_path / "prices.txt"
+    prices.write_text("10\n0\n20\n")
+    inverse = "def func(new_value, params):\n    return 1 / new_value\n"
+    with ChatServer([Reply(json.dumps({"result": inverse}))]) as server:
+        code = run(
+            [
+                "map-generate",
+                "AAAA",
+                '{"description": "inverse", "parameters": {}}',
+                "--base-url",
+                server.url,
+                "--input",
+                str(prices),
+            ]
+        )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "The price 10.0 has been converted to 0.1." in captured.out
+    assert "The price 20.0 has been converted to 0.05." in captured.out
+    assert "update #1 (0.0)" in captured.err and "ZeroDivisionError" in captured.err
+
+
+def test_operators_show_with_an_unknown_key_says_so() -> None:
+    with pytest.raises(SystemExit, match="no single cached operator"):
+        run(["operators", "show", "deadbeef"])

@@ -565,3 +565,23 @@ def test_python_folds_lookalike_identifiers_which_is_why_they_are_refused() -> N
     call = ast.parse(fw("eval") + "('1')").body[0]
     assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
     assert isinstance(call.value.func, ast.Name) and call.value.func.id == "eval"
+
+
+def test_close_ends_the_worker_process() -> None:
+    op = compile_operator("map", m("return value"), limits=TIGHT)
+    worker = op._box[0]
+    assert worker is not None and worker.alive()
+    op.close()
+    assert worker.proc.returncode is not None
+
+
+def test_a_wall_clock_kill_leaves_no_process_behind(host_guard: None) -> None:
+    op = compile_operator("map", m("while True:\n    pass"), limits=TIGHT)
+    worker = op._box[0]
+    assert worker is not None
+    with pytest.raises(OperatorFailed, match="wall-clock"):
+        op(1.0)
+    assert worker.proc.returncode is not None  # killed and reaped, not a zombie
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker.proc.pid, 0)
+    op.close()
