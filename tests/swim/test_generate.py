@@ -386,3 +386,25 @@ def test_closing_the_coalescer_stops_pulling_from_the_source() -> None:
     time.sleep(0.1)
     assert first.error is None
     assert len(pulled) - count <= 1
+
+
+def test_cache_key_depends_on_kind_description_parameters_and_model() -> None:
+    base = OperatorCache.key("map", "convert", {"rate": 1.2}, "m1")
+    assert base == OperatorCache.key("map", "convert", {"rate": 1.2}, "m1")
+    others = {
+        OperatorCache.key("filter", "convert", {"rate": 1.2}, "m1"),
+        OperatorCache.key("map", "convert!", {"rate": 1.2}, "m1"),
+        OperatorCache.key("map", "convert", {"rate": 1.3}, "m1"),
+        OperatorCache.key("map", "convert", {"rate": 1.2}, "m2"),
+    }
+    assert base not in others and len(others) == 4
+
+
+def test_cache_location_follows_streamer_cache_dir_then_xdg(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("STREAMER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert OperatorCache().root == tmp_path / "xdg" / "streamer" / "operators"
+    monkeypatch.setenv("STREAMER_CACHE_DIR", str(tmp_path / "mine"))
+    assert OperatorCache().root == tmp_path / "mine" / "operators"
