@@ -221,3 +221,26 @@ class ModelNotConfigured(StreamError):
 
 
 __all__ += ["GenerationFailed", "ModelNotConfigured", "OperatorFailed", "OperatorRejected"]
+
+
+class LinkFailed(StreamError):
+    """A SwimOS downlink could not be opened: unreachable host, unknown node or lane, refused link."""
+
+
+class SyncTimeout(LinkFailed):
+    """A SwimOS downlink did not sync within its timeout."""
+
+
+class Disconnected(StreamError):
+    """The connection behind a SwimOS downlink was lost (and not restored)."""
+
+
+class BufferOverflow(StreamError):
+    """A consumer fell so far behind a map or event lane that its bounded buffer stayed full."""
+
+
+class WarpProtocolError(StreamError):
+    """A WARP peer sent a message that is not valid Recon or not a WARP envelope."""
+
+
+__all__ += ["BufferOverflow", "Disconnected", "LinkFailed", "SyncTimeout", "WarpProtocolError"]
