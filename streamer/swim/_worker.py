@@ -412,7 +412,10 @@ def restricted_compile(tree: ast.Module) -> Any:
     """Compile a checked tree with RestrictedPython; raise PolicyViolation with its first complaint."""
     from RestrictedPython.compile import compile_restricted_exec
 
-    result = compile_restricted_exec(tree, "<operator>")
+    try:
+        result = compile_restricted_exec(tree, "<operator>")
+    except (RecursionError, MemoryError):
+        raise PolicyViolation("too-complex", "the source is nested too deeply to compile") from None
     if result.errors or result.code is None:
         first = result.errors[0] if result.errors else "RestrictedPython refused the source"
         line = 0

@@ -79,16 +79,19 @@ class _Worker:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-B", _WORKER_PATH],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=_clean_env(),
-            cwd="/",
-            close_fds=True,
-            start_new_session=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", _WORKER_PATH],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=_clean_env(),
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise OperatorFailed(f"cannot start a sandbox worker ({sys.executable}): {exc}") from None
         self._buf = bytearray()
 
     def alive(self) -> bool:

@@ -247,6 +247,10 @@ REJECTED: dict[str, tuple[str, str, str]] = {
     "wrong-arity": ("accumulate", "def func(value, params):\n    return value\n", "signature"),
     "unknown-kind": ("reduce", m("return 1.0"), "kind"),
     "too-many-nodes": ("map", m("x = [" + "1, " * 6000 + "]\nreturn 1.0"), "too-complex"),
+    "deep-unary-chain": ("map", m("return " + "-" * 300 + "1"), "too-complex"),
+    "deep-binop-chain": ("map", m("return 1" + "+1" * 300), "too-complex"),
+    "deep-not-chain": ("map", m("return " + "not " * 300 + "value"), "too-complex"),
+    "huge-unary-chain": ("map", m("return " + "-" * 19000 + "1"), "syntax"),
     # augmented assignment on attributes (RestrictedPython's own rule)
     "augassign-attribute": ("map", "import math\n" + m("math.pi += 1\nreturn 1.0"), "restricted-python"),
 }
