@@ -9,7 +9,7 @@ propagate.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -147,6 +147,16 @@ class Scanner(_ScannerState[T]):
         """A scanner of the events for which ``predicate`` is true."""
         return Scanner((item for item in self if predicate(item)), on_close=self.close)
 
+    def accumulate(
+        self, fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None = None
+    ) -> Scanner[U]:
+        """A scanner of running results: ``fn(acc, event, params) -> (acc, result)``, ``acc`` starting ``{}``.
+
+        Without ``params``, ``fn`` is called as ``fn(acc, event)`` (an operator with bound parameters).
+        Each call gets a fresh copy of ``params``.
+        """
+        return Scanner(_fold(self, fn, params), on_close=self.close)
+
 
 class AsyncScanner(_ScannerState[T]):
     """The async twin of :class:`Scanner`: ``await next()``, ``async for``, ``await aclose()``."""
@@ -240,3 +250,34 @@ class AsyncScanner(_ScannerState[T]):
                     yield item
 
         return AsyncScanner(filtered(), on_close=self.aclose)
+
+    def accumulate(
+        self, fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None = None
+    ) -> AsyncScanner[U]:
+        """The async twin of :meth:`Scanner.accumulate`."""
+
+        async def folded() -> AsyncIterator[U]:
+            acc: dict[str, Any] = {}
+            async for item in self:
+                acc, result = _step(fn, acc, item, params)
+                yield result
+
+        return AsyncScanner(folded(), on_close=self.aclose)
+
+
+def _step(
+    fn: Callable[..., tuple[dict[str, Any], U]],
+    acc: dict[str, Any],
+    item: Any,
+    params: Mapping[str, Any] | None,
+) -> tuple[dict[str, Any], U]:
+    return fn(acc, item) if params is None else fn(acc, item, dict(params))
+
+
+def _fold(
+    source: Iterable[Any], fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None
+) -> Iterator[U]:
+    acc: dict[str, Any] = {}
+    for item in source:
+        acc, result = _step(fn, acc, item, params)
+        yield result
