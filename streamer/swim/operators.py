@@ -84,7 +84,7 @@ def sma_fn(acc: dict[str, Any], new_value: float, params: dict[str, Any]) -> tup
 
 
 def ema_fn(acc: dict[str, Any], new_value: float, params: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    """Exponential moving average with ``alpha`` or ``span`` (alpha = 2 / (span + 1)), from the first value."""
+    """Exponential moving average: ``alpha``, or ``span`` for alpha = 2 / (span + 1)."""
     if "alpha" in params:
         alpha = _number(params, "alpha")
     elif "span" in params:
