@@ -70,8 +70,10 @@ class ModelConfig:
 
     @classmethod
     def from_env(cls, model: str | None = None, base_url: str | None = None) -> ModelConfig:
-        """Read ``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``STREAMER_MODEL``; fail in one line if unusable."""
-        key = os.environ.get("OPENAI_API_KEY") or None
+        """Read ``OPENAI_API_KEY`` (or ./.env), ``OPENAI_BASE_URL``, ``STREAMER_MODEL``; fail in one line."""
+        from ..openai._policy import resolve_api_key  # the environment, then ./.env, as the client does
+
+        key = resolve_api_key(None, required=False)
         base = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if key is None and base is None:
             raise ModelNotConfigured(

@@ -184,7 +184,8 @@ def test_an_error_status_surfaces_as_a_typed_error() -> None:
         ask_model(config_for(server), [{"role": "user", "content": "x"}])
 
 
-def test_no_key_and_no_base_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_key_and_no_base_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./.env either
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ModelNotConfigured) as info:
