@@ -19,6 +19,7 @@ from .openai.chat import ChatChunk, ChatStream
 from .openai.detect import open_stream
 from .openai.responses import ResponseStream
 from .openai.stream import RunStream
+from .swim.cli import register as register_swim
 
 __all__ = ["build_parser", "main"]
 
@@ -264,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
     )
     chat.set_defaults(handler=_chat)
+
+    register_swim(commands)
 
     demo = commands.add_parser("demo", help="the offline demo (what `make demo` runs)")
     demo.add_argument("--seconds", type=float, default=10.0, help="how long the SwimOS part runs")
