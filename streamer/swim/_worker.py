@@ -763,7 +763,8 @@ def _apply_limits(memory_bytes: int) -> None:
     for limit, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NPROC, 0)):
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(limit, (value, value))
-    if memory_bytes > 0:
+    if memory_bytes > 0 and sys.platform.startswith("linux"):
+        # Elsewhere (macOS) RLIMIT_AS is not enforced; the host's wall-clock kill is the bound there.
         vm = 0
         with open("/proc/self/status") as fh:  # the worker's own accounting, before any operator runs
             for line in fh:
