@@ -8,6 +8,7 @@ outside ``streamer.swim.sandbox``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -199,10 +200,10 @@ def extract_source(answer: str) -> str:
     """Operator source from a JSON object with ``result``, a fenced code block, or bare code."""
     text = answer.strip()
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
+    for match in itertools.islice(re.finditer(r"\{", text), 64):  # bounded: no quadratic scan of junk
         try:
             obj, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict) and "result" in obj:
             if isinstance(obj["result"], str) and obj["result"].strip():
@@ -414,7 +415,7 @@ def parse_answer(kind: str, text: str) -> Any:
         raw = fenced.group(1).strip()
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise GenerationFailed(f"the model's answer is not JSON: {raw[:80]!r}") from None
     if kind == "map":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -409,3 +409,18 @@ def test_cache_location_follows_streamer_cache_dir_then_xdg(
     assert OperatorCache().root == tmp_path / "xdg" / "streamer" / "operators"
     monkeypatch.setenv("STREAMER_CACHE_DIR", str(tmp_path / "mine"))
     assert OperatorCache().root == tmp_path / "mine" / "operators"
+
+
+@pytest.mark.parametrize(
+    "answer", ['{"a":' * 20_000, "[" * 50_000, "{" * 60_000, '{"result": ' + "[" * 50_000]
+)
+def test_extract_source_refuses_pathological_answers_quickly(answer: str) -> None:
+    with pytest.raises(GenerationFailed):
+        extract_source(answer)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["map", "filter", "accumulate"]), st.text(max_size=100) | st.just("[" * 5000))
+def test_parse_answer_returns_or_raises_generation_failed(kind: str, text: str) -> None:
+    with contextlib.suppress(GenerationFailed):
+        parse_answer(kind, text)
