@@ -194,19 +194,14 @@ class _WarpTransport(_Transport):
         self._thread = threading.Thread(target=self._run, name=f"warp {self.node} {self.lane}", daemon=True)
         self._thread.start()
 
-    def _connect(self) -> Any:
+    def _run(self) -> None:
         from websockets.sync.client import connect
 
-        ws = connect(self.host, open_timeout=self.sync_timeout, compression=None, max_size=16 * 1024 * 1024)
-        tag = "link" if self.kind == "event" else "sync"
-        ws.send(Envelope(tag, self.node, self.lane).encode())
-        return ws
-
-    def _run(self) -> None:
         attempts = 0
+        tag = "link" if self.kind == "event" else "sync"
         while not self._closing.is_set():
             try:
-                self._ws = self._connect()
+                ws = connect(self.host, open_timeout=self.sync_timeout, compression=None, max_size=1 << 24)
             except Exception as exc:
                 if self._retry(attempts, exc):
                     attempts += 1
@@ -214,7 +209,12 @@ class _WarpTransport(_Transport):
                 return
             attempts = 0
             try:
-                self._receive(self._ws)
+                with ws:
+                    self._ws = ws
+                    if self._closing.is_set():
+                        return
+                    ws.send(Envelope(tag, self.node, self.lane).encode())
+                    self._receive(ws)
             except Exception as exc:
                 if self._closing.is_set():
                     return
@@ -303,7 +303,7 @@ class _SwimosTransport(_Transport):
         self._client = SwimClient(retry_strategy=IntervalStrategy(retries_limit=reconnect, delay=0.5))
         # swimos only warns about errors (and forces warnings on); send them to the scanner instead.
         self._client._handle_exception = self._on_error
-        self._client.start()
+        self._start_daemon()
         self._stopped = False
         view: Any
         if self.kind == "map":
@@ -327,6 +327,17 @@ class _SwimosTransport(_Transport):
         self._view = view
         view.open()
 
+    def _start_daemon(self) -> None:
+        """``SwimClient.start()``, except that the loop thread is a daemon (its own is not, so a
+        program that forgets ``stop()`` never exits) and the caller's event loop is left alone."""
+        client = self._client
+        client._loop = asyncio.new_event_loop()
+        client._loop_thread = threading.Thread(
+            target=client._SwimClient__start_event_loop, name=f"swimos {self.node} {self.lane}", daemon=True
+        )
+        client._loop_thread.start()
+        client._has_started = True
+
     def _on_error(self, exc: BaseException, tb: Any = None) -> None:
         message = str(exc)
         if "not found" in message.lower() or not self.synced.is_set():
@@ -339,12 +350,22 @@ class _SwimosTransport(_Transport):
             return
         self._stopped = True
         try:
-            self._view.close()
-        except Exception:
-            pass  # the view may never have opened; stopping the client is what matters
+            with contextlib.suppress(Exception):  # a view that never opened has nothing to close
+                self._view.close()
         finally:
             self._client.stop()
+            self._abort_sockets()
             self.buffer.close()
+
+    def _abort_sockets(self) -> None:
+        """``SwimClient.stop()`` leaves its sockets open (the server sees no disconnect): close them."""
+        pool = getattr(self._client, "_SwimClient__connection_pool", None)
+        connections = getattr(pool, "_ConnectionPool__connections", {}) or {}
+        for connection in list(connections.values()):
+            transport = getattr(getattr(connection, "websocket", None), "transport", None)
+            if transport is not None:
+                with contextlib.suppress(Exception):
+                    transport.abort()
 
 
 def _plain(value: Any) -> Any:

@@ -10,6 +10,7 @@ exponent, nested records, arrays and escaped strings all come through intact.
 from __future__ import annotations
 
 import base64
+import decimal
 import math
 import re
 from typing import Any
@@ -329,12 +330,14 @@ def java_double(value: float) -> str:
     """
     if value == int(value) and abs(value) < 1e7:
         return str(int(value))
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
+    if 1e-3 <= abs(value) < 1e7:
         return repr(value)
-    mantissa, _, exponent = f"{value:.16e}".partition("e")
-    digits = repr(float(mantissa)) if float(mantissa) != int(float(mantissa)) else f"{int(float(mantissa))}.0"
-    return f"{digits}E{int(exponent)}"
+    # The shortest digits that read back as the same double, in Java's d.dddE[-]n layout.
+    sign, digits, exponent = decimal.Decimal(repr(value)).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    power = len(digits) - 1 + int(exponent)
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{power}"
 
 
 def dumps(value: Any, *, java_doubles: bool = False) -> str:

@@ -180,6 +180,7 @@ class StockSimulator:
             await self._stopped.wait()
             for task in self._tasks.values():
                 task.cancel()
+            await self._drop()  # a client that never closes its socket must not hold the server open
             server.close()
             await server.wait_closed()
 
