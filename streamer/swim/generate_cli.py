@@ -85,7 +85,7 @@ def _values(args: argparse.Namespace, source: ValueSource | None) -> Iterator[fl
             "streamer: error: no live feed is wired into this command; use --sample or --input FILE"
         )
     print("Streaming data, press Ctrl+C to stop", flush=True)
-    yield from source(args.symbol, args)
+    yield from itertools.islice(source(args.symbol, args), args.count)
 
 
 def _batches(values: Iterable[float], size: int) -> Iterator[list[float]]:
@@ -231,16 +231,31 @@ def _make_execute(swim_subparsers: Any) -> Callable[[argparse.Namespace], int]:
             argv = [command, symbol, str(config["description"]), "--operation-config", json.dumps(config)]
         else:
             argv = [command, symbol, json.dumps(config)]
-        for flag in ("model", "base_url", "input"):
-            if getattr(args, flag):
-                argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
-        argv += ["--sample"] if args.sample else []
-        argv += ["--regenerate"] if args.regenerate else []
+        target = swim_subparsers.choices[command]
+        argv += _forwarded_options(args, target)
         print(f"chose: streamer swim {shlex.join(argv)}", flush=True)
-        chosen = swim_subparsers.choices[command].parse_args(argv[1:])
+        chosen = target.parse_args(argv[1:])
         return int(chosen.handler(chosen))
 
     return handler
+
+
+def _forwarded_options(args: argparse.Namespace, target: argparse.ArgumentParser) -> list[str]:
+    """The options given to ``execute`` that the chosen command also takes (--model, --count, --host...)."""
+    given = vars(args)
+    out: list[str] = []
+    for action in target._actions:
+        if not action.option_strings or action.dest not in given or action.dest == "help":
+            continue
+        value = given[action.dest]
+        if value is None or value == action.default:
+            continue
+        flag = action.option_strings[-1]
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            out.append(flag)
+        else:
+            out += [flag, str(value)]
+    return out
 
 
 def _operators(args: argparse.Namespace) -> int:
@@ -278,6 +293,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--input", default=None, help="read prices from FILE (one per line; - for stdin)")
     p.add_argument("--regenerate", action="store_true", help="ignore the cache and ask the model again")
+    p.add_argument("--count", type=int, default=None, help="stop after N updates")
 
 
 def register_generate(swim_subparsers: Any, value_source: ValueSource | None = None) -> None:

@@ -197,3 +197,35 @@ def test_a_failing_update_is_reported_and_the_others_still_stream(
 def test_operators_show_with_an_unknown_key_says_so() -> None:
     with pytest.raises(SystemExit, match="no single cached operator"):
         run(["operators", "show", "deadbeef"])
+
+
+def test_the_real_streamer_command_runs_a_generated_operator_on_the_embedded_live_feed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("websockets", reason="the embedded SwimOS feed needs websockets")
+    from streamer.cli import main
+
+    pick = json.dumps({"symbol": "AAAA", "description": "moving average", "parameters": {"window": 5}})
+    replies = [
+        Reply(tool_name="accumulate_generate", tool_arguments=pick),
+        Reply(json.dumps({"result": SMA})),
+    ]
+    with ChatServer(replies) as server:
+        code = main(
+            [
+                "swim",
+                "execute",
+                "Accumulate stock prices for AAAA using average with a window size of 5",
+                "--base-url",
+                server.url,
+                "--count",
+                "3",
+                "--feed-rate",
+                "50",
+            ]
+        )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "chose: streamer swim accumulate-generate AAAA" in out and "--count 3" in out
+    assert "# verdict: verified: 20 sample updates" in out
+    assert out.count("AAAA -- summary:") == 3
