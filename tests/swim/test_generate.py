@@ -424,3 +424,15 @@ def test_extract_source_refuses_pathological_answers_quickly(answer: str) -> Non
 def test_parse_answer_returns_or_raises_generation_failed(kind: str, text: str) -> None:
     with contextlib.suppress(GenerationFailed):
         parse_answer(kind, text)
+
+
+def test_the_direct_operator_registry_supplies_the_reference_for_verification(cache: OperatorCache) -> None:
+    from streamer.swim.generate import direct_reference
+
+    found = direct_reference("accumulate", "moving average", {"window": 5})
+    assert found is not None, "streamer.swim.operators.lookup should know a moving average with a window"
+    with ChatServer([Reply(as_json(WRONG_SMA))]) as server, pytest.raises(GenerationFailed) as info:
+        generate_operator(
+            "accumulate", "moving average", {"window": 5}, config_for(server), cache=cache, max_attempts=1
+        )
+    assert f"differs from {found[1]}" in str(info.value)
