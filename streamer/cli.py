@@ -213,7 +213,10 @@ def _demo(args: argparse.Namespace) -> int:
         run = stream.final_run()
         status = run.status if run else "?"
         print(f"\n\n   [{stream.count} events in {time.monotonic() - started:.1f} s; run {status}]")
-    return 0
+    print("\n== 2. Live SwimOS stock ticks: exchange-rate map -> 5-tick moving average -> threshold alert\n")
+    from .swim.demo import run_pipeline
+
+    return run_pipeline(args.seconds)
 
 
 class _Flushing:

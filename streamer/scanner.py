@@ -19,6 +19,8 @@ __all__ = ["AsyncScanner", "Scanner"]
 
 T = TypeVar("T")
 U = TypeVar("U")
+S = TypeVar("S", bound="Scanner[Any]")
+A = TypeVar("A", bound="AsyncScanner[Any]")
 
 _NOTHING: Any = object()
 
@@ -121,7 +123,7 @@ class Scanner(_ScannerState[T]):
             if self._on_close is not None:
                 self._on_close()
 
-    def __enter__(self) -> Scanner[T]:
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(
@@ -214,7 +216,7 @@ class AsyncScanner(_ScannerState[T]):
                 if inspect.isawaitable(result):
                     await result
 
-    async def __aenter__(self) -> AsyncScanner[T]:
+    async def __aenter__(self: A) -> A:
         return self
 
     async def __aexit__(

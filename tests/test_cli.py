@@ -37,6 +37,8 @@ def test_demo_streams_the_replayed_run_and_says_so() -> None:
     assert "replayed recording" in result.stdout
     assert HAIKU_LINE in result.stdout
     assert "run completed" in result.stdout
+    assert "5-tick moving average" in result.stdout
+    assert "ticks" in result.stdout.splitlines()[-1]
 
 
 def test_cat_prints_one_line_per_event() -> None:

@@ -60,3 +60,12 @@ def test_tool_calls_round_trip() -> None:
     assert result.stdout.strip() == "It is 18 \u00b0C and clear in Paris."
     assert "[tool call get_weather({'city': 'Paris'})]" in result.stderr
     assert "[run completed]" in result.stderr
+
+
+def test_swim_pipeline_on_the_embedded_feed() -> None:
+    result = run_example("swim_pipeline.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) >= 20
+    assert all(line.startswith("price ") and "5-tick average" in line for line in lines)
+    assert "embedded simulated stock feed" in result.stderr
