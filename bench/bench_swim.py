@@ -100,9 +100,8 @@ def main() -> None:
     with StockSimulator(rate=2000) as feed:
         before, after, conflated = paused_memory(feed.url, pause)
     print(f"\nConsumer paused {pause:g} s on a 2,000 updates/s value lane:")
-    print(
-        f"  traced memory {before / 1024:.0f} KiB -> {after / 1024:.0f} KiB ({conflated:,} conflated, none queued)"
-    )
+    kib = f"{before / 1024:.0f} KiB -> {after / 1024:.0f} KiB"
+    print(f"  traced memory {kib} ({conflated:,} conflated, none queued)")
 
 
 if __name__ == "__main__":
