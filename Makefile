@@ -31,6 +31,10 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_sse.py
+	$(BIN)/python bench/bench_events.py
+	$(BIN)/python bench/bench_e2e.py
+	$(BIN)/python bench/bench_swim.py
+	$(BIN)/python bench/bench_sandbox.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

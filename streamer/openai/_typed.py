@@ -6,15 +6,19 @@ over, say what a premature end means); these generators only move bytes through 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+import inspect
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Protocol, TypeVar
 
 from .. import sse
 from ..errors import StreamError
+from ..reader import TextReader
+from ..scanner import AsyncScanner, Scanner
 
-__all__ = ["StreamProtocol", "atyped_events", "typed_events"]
+__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "atyped_events", "typed_events"]
 
 E = TypeVar("E", covariant=True)
+T = TypeVar("T")
 
 
 class StreamProtocol(Protocol[E]):
@@ -67,3 +71,84 @@ async def atyped_events(
                 return
     decoder.close()
     raise protocol.eof_error(decoder.truncated)
+
+
+class TypedStream(Scanner[T]):
+    """Base of the sync typed scanners: a protocol over bytes, the source closed, a text reader."""
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        protocol: StreamProtocol[T],
+        *,
+        on_close: Callable[[], object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        self._chunks = chunks
+        self._user_close = on_close
+        super().__init__(typed_events(chunks, protocol, max_event_size), on_close=self._release)
+
+    def _text_delta(self) -> tuple[str, bool]:
+        raise NotImplementedError
+
+    def text_reader(self) -> TextReader:
+        """An ``io.RawIOBase`` of the streamed text as UTF-8; closing it closes the stream."""
+        return TextReader(self._pieces(), on_close=self.close)
+
+    def _pieces(self) -> Iterator[str]:
+        while self.next():
+            text, ok = self._text_delta()
+            if ok:
+                yield text
+        error = self.err()
+        if error is not None:
+            raise error
+
+    def _release(self) -> None:
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._user_close is not None:
+                self._user_close()
+
+
+class AsyncTypedStream(AsyncScanner[T]):
+    """The async twin of :class:`TypedStream`, with ``text_deltas()``."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterable[bytes],
+        protocol: StreamProtocol[T],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        self._chunks = chunks
+        self._user_close = on_close
+        super().__init__(atyped_events(chunks, protocol, max_event_size), on_close=self._release)
+
+    def _text_delta(self) -> tuple[str, bool]:
+        raise NotImplementedError
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """Yield the text pieces as they arrive; raises the stream's error at the end."""
+        while await self.next():
+            text, ok = self._text_delta()
+            if ok:
+                yield text
+        error = self.err()
+        if error is not None:
+            raise error
+
+    async def _release(self) -> None:
+        try:
+            aclose = getattr(self._chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if self._user_close is not None:
+                result = self._user_close()
+                if inspect.isawaitable(result):
+                    await result

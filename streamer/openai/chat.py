@@ -7,19 +7,16 @@ a chunk ends the stream with ``StreamAPIError``.
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 from attrs import define, field
 
 from .. import sse
 from ..errors import DecodeError, StreamAPIError, StreamError, UnexpectedEOF
-from ..reader import TextReader
-from ..scanner import AsyncScanner, Scanner
 from ._build import Model, ShapeError, build
-from ._typed import atyped_events, typed_events
+from ._typed import AsyncTypedStream, TypedStream
 from .events import StreamEvent, UnknownEvent
 
 __all__ = [
@@ -321,8 +318,8 @@ class _ChatUnwrappers:
         return None
 
 
-class ChatStream(_ChatUnwrappers, Scanner[ChatChunk | UnknownEvent]):
-    """A scanner of chat completion chunks over any iterable of bytes."""
+class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent]):
+    """A scanner of chat completion chunks over any iterable of bytes; its text is choice 0's content."""
 
     def __init__(
         self,
@@ -332,9 +329,7 @@ class ChatStream(_ChatUnwrappers, Scanner[ChatChunk | UnknownEvent]):
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self._protocol = ChatProtocol()
-        self._chunks = chunks
-        self._user_close = on_close
-        super().__init__(typed_events(chunks, self._protocol, max_event_size), on_close=self._release)
+        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -343,30 +338,11 @@ class ChatStream(_ChatUnwrappers, Scanner[ChatChunk | UnknownEvent]):
         """A chat stream over any iterable of bytes."""
         return cls(chunks, on_close=on_close)
 
-    def text_reader(self) -> TextReader:
-        """An ``io.RawIOBase`` of choice 0's content as UTF-8; closing it closes the stream."""
-        return TextReader(self._pieces(), on_close=self.close)
-
-    def _pieces(self) -> Iterator[str]:
-        while self.next():
-            text, ok = self.content_delta()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    def _release(self) -> None:
-        try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if self._user_close is not None:
-                self._user_close()
+    def _text_delta(self) -> tuple[str, bool]:
+        return self.content_delta()
 
 
-class AsyncChatStream(_ChatUnwrappers, AsyncScanner[ChatChunk | UnknownEvent]):
+class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent]):
     """The async twin of :class:`ChatStream`."""
 
     def __init__(
@@ -377,9 +353,7 @@ class AsyncChatStream(_ChatUnwrappers, AsyncScanner[ChatChunk | UnknownEvent]):
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self._protocol = ChatProtocol()
-        self._chunks = chunks
-        self._user_close = on_close
-        super().__init__(atyped_events(chunks, self._protocol, max_event_size), on_close=self._release)
+        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -388,23 +362,5 @@ class AsyncChatStream(_ChatUnwrappers, AsyncScanner[ChatChunk | UnknownEvent]):
         """A chat stream over any async iterable of bytes."""
         return cls(chunks, on_close=on_close)
 
-    async def text_deltas(self) -> AsyncIterator[str]:
-        """Yield choice 0's content pieces as they arrive; raises the stream's error at the end."""
-        while await self.next():
-            text, ok = self.content_delta()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    async def _release(self) -> None:
-        try:
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            if self._user_close is not None:
-                result = self._user_close()
-                if inspect.isawaitable(result):
-                    await result
+    def _text_delta(self) -> tuple[str, bool]:
+        return self.content_delta()

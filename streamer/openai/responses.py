@@ -9,19 +9,16 @@ arrive as ``UnknownEvent``.
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 from attrs import define, field
 
 from .. import sse
 from ..errors import DecodeError, StreamAPIError, StreamError, UnexpectedEOF
-from ..reader import TextReader
-from ..scanner import AsyncScanner, Scanner
 from ._build import Model, ShapeError, build
-from ._typed import atyped_events, typed_events
+from ._typed import AsyncTypedStream, TypedStream
 from .events import UnknownEvent
 
 __all__ = [
@@ -898,8 +895,8 @@ class _ResponseUnwrappers:
         return "".join(self._protocol.text)
 
 
-class ResponseStream(_ResponseUnwrappers, Scanner[ResponseEvent | UnknownEvent]):
-    """A scanner of typed Responses API events over any iterable of bytes."""
+class ResponseStream(_ResponseUnwrappers, TypedStream[ResponseEvent | UnknownEvent]):
+    """A scanner of typed Responses API events over any iterable of bytes; its text is the output text."""
 
     def __init__(
         self,
@@ -909,9 +906,7 @@ class ResponseStream(_ResponseUnwrappers, Scanner[ResponseEvent | UnknownEvent])
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self._protocol = ResponseProtocol()
-        self._chunks = chunks
-        self._user_close = on_close
-        super().__init__(typed_events(chunks, self._protocol, max_event_size), on_close=self._release)
+        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -920,30 +915,11 @@ class ResponseStream(_ResponseUnwrappers, Scanner[ResponseEvent | UnknownEvent])
         """A response stream over any iterable of bytes."""
         return cls(chunks, on_close=on_close)
 
-    def text_reader(self) -> TextReader:
-        """An ``io.RawIOBase`` of the output text as UTF-8; closing it closes the stream."""
-        return TextReader(self._pieces(), on_close=self.close)
-
-    def _pieces(self) -> Iterator[str]:
-        while self.next():
-            text, ok = self.output_text_delta()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    def _release(self) -> None:
-        try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if self._user_close is not None:
-                self._user_close()
+    def _text_delta(self) -> tuple[str, bool]:
+        return self.output_text_delta()
 
 
-class AsyncResponseStream(_ResponseUnwrappers, AsyncScanner[ResponseEvent | UnknownEvent]):
+class AsyncResponseStream(_ResponseUnwrappers, AsyncTypedStream[ResponseEvent | UnknownEvent]):
     """The async twin of :class:`ResponseStream`."""
 
     def __init__(
@@ -954,9 +930,7 @@ class AsyncResponseStream(_ResponseUnwrappers, AsyncScanner[ResponseEvent | Unkn
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
         self._protocol = ResponseProtocol()
-        self._chunks = chunks
-        self._user_close = on_close
-        super().__init__(atyped_events(chunks, self._protocol, max_event_size), on_close=self._release)
+        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -965,23 +939,5 @@ class AsyncResponseStream(_ResponseUnwrappers, AsyncScanner[ResponseEvent | Unkn
         """A response stream over any async iterable of bytes."""
         return cls(chunks, on_close=on_close)
 
-    async def text_deltas(self) -> AsyncIterator[str]:
-        """Yield the output text pieces as they arrive; raises the stream's error at the end."""
-        while await self.next():
-            text, ok = self.output_text_delta()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    async def _release(self) -> None:
-        try:
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            if self._user_close is not None:
-                result = self._user_close()
-                if inspect.isawaitable(result):
-                    await result
+    def _text_delta(self) -> tuple[str, bool]:
+        return self.output_text_delta()
