@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import anyio
 import httpx
+from attrs import define
 
 from .. import sse
 from ..errors import ConnectionLost, StreamError, StreamTimeout
@@ -85,8 +86,53 @@ class _Config:
             return "total", total
         return "idle", self.timeouts.idle or 0.0
 
+    def request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: str,
+        json: Any,
+        beta: bool,
+        started: float,
+    ) -> httpx.Request:
+        return http.build_request(
+            method, url, json=json, headers=self.headers(beta), timeout=self.httpx_timeout(started)
+        )
+
+    def transport_failure(self, exc: httpx.TransportError, started: float, url: str) -> _Failure:
+        """A request that got no response: only a failed connect is safe to send again."""
+        if isinstance(exc, httpx.TimeoutException):
+            return _Failure(
+                _timeout_before_response(exc, self, started, url), isinstance(exc, httpx.ConnectTimeout)
+            )
+        retryable = isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError))
+        return _Failure(ConnectionLost(f"request failed: {type(exc).__name__}: {exc}", url), retryable)
+
+    def response_failure(self, response: httpx.Response, content: bytes, url: str) -> _Failure:
+        """A response that is not an event stream (raises at once for a 2xx of the wrong kind)."""
+        if response.is_success:
+            raise error_for_content(response.status_code, content, response.headers, url)
+        error = error_for_status(response.status_code, content, response.headers, url)
+        return _Failure(error, response.status_code in self.retry.statuses, response.headers)
+
+    def backoff(self, attempt: int, failure: _Failure) -> float:
+        """Seconds to wait before trying again; raises the failure's error when it is not retried."""
+        delay = self.retry.delay(attempt, failure.headers) if failure.retryable else None
+        if delay is None:
+            raise failure.error
+        return delay
+
     def __repr__(self) -> str:
         return f"base_url={self.base_url!r}"
+
+
+@define(frozen=True, slots=True)
+class _Failure:
+    """Why an attempt to open a stream failed, and whether another attempt may follow."""
+
+    error: StreamError
+    retryable: bool
+    headers: Mapping[str, str] | None = None
 
 
 class _ByteSource(Protocol):
@@ -203,31 +249,17 @@ class Client:
         attempt = 0
         while True:
             config.check_total(started, url)
-            request = self._http.build_request(
-                method, url, json=json, headers=config.headers(beta), timeout=config.httpx_timeout(started)
-            )
-            retry_headers: Mapping[str, str] | None = None
             try:
-                response = self._http.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                error: StreamError = _timeout_before_response(exc, config, started, url)
-                retryable = isinstance(exc, httpx.ConnectTimeout)
+                response = self._http.send(
+                    config.request(self._http, method, url, json, beta, started), stream=True
+                )
             except httpx.TransportError as exc:
-                error = ConnectionLost(f"request failed: {type(exc).__name__}: {exc}", url)
-                retryable = isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError))
+                failure = config.transport_failure(exc, started, url)
             else:
                 if is_event_stream(response.headers) and response.is_success:
                     return _body(response, config, started, url)
-                content = _read_limited(response)
-                if response.is_success:
-                    raise error_for_content(response.status_code, content, response.headers, url)
-                error = error_for_status(response.status_code, content, response.headers, url)
-                retryable = response.status_code in config.retry.statuses
-                retry_headers = response.headers
-            delay = config.retry.delay(attempt, retry_headers) if retryable else None
-            if delay is None:
-                raise error
-            time.sleep(delay)
+                failure = config.response_failure(response, _read_limited(response), url)
+            time.sleep(config.backoff(attempt, failure))
             attempt += 1
 
 
@@ -328,31 +360,16 @@ class AsyncClient:
         attempt = 0
         while True:
             config.check_total(started, url)
-            request = self._http.build_request(
-                method, url, json=json, headers=config.headers(beta), timeout=config.httpx_timeout(started)
-            )
-            retry_headers: Mapping[str, str] | None = None
             try:
+                request = config.request(self._http, method, url, json, beta, started)
                 response = await self._http.send(request, stream=True)
-            except httpx.TimeoutException as exc:
-                error: StreamError = _timeout_before_response(exc, config, started, url)
-                retryable = isinstance(exc, httpx.ConnectTimeout)
             except httpx.TransportError as exc:
-                error = ConnectionLost(f"request failed: {type(exc).__name__}: {exc}", url)
-                retryable = isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError))
+                failure = config.transport_failure(exc, started, url)
             else:
                 if is_event_stream(response.headers) and response.is_success:
                     return _abody(response, config, started, url)
-                content = await _aread_limited(response)
-                if response.is_success:
-                    raise error_for_content(response.status_code, content, response.headers, url)
-                error = error_for_status(response.status_code, content, response.headers, url)
-                retryable = response.status_code in config.retry.statuses
-                retry_headers = response.headers
-            delay = config.retry.delay(attempt, retry_headers) if retryable else None
-            if delay is None:
-                raise error
-            await anyio.sleep(delay)
+                failure = config.response_failure(response, await _aread_limited(response), url)
+            await anyio.sleep(config.backoff(attempt, failure))
             attempt += 1
 
 
