@@ -89,7 +89,14 @@ def main() -> None:
 
 def run(base: str, repeat: int) -> None:
     client = Client(base_url=base)
-    aclient = AsyncClient(base_url=base)
+    # One event loop for every async run, with the AsyncClient made inside it, so that the figure
+    # is the stream's and not a new loop's, a new TLS context's and a new connection pool's.
+    loop = asyncio.new_event_loop()
+
+    async def make_async_client() -> AsyncClient:
+        return AsyncClient(base_url=base)
+
+    aclient = loop.run_until_complete(make_async_client())
 
     def ours_sync() -> int:
         stream = client.create_thread_and_run_stream("asst_1")
@@ -101,7 +108,7 @@ def run(base: str, repeat: int) -> None:
             stream = await aclient.create_thread_and_run_stream("asst_1")
             return len([e async for e in stream])
 
-        return asyncio.run(go())
+        return loop.run_until_complete(go())
 
     def official() -> int:
         import openai
@@ -148,7 +155,8 @@ def run(base: str, repeat: int) -> None:
     print(f"  streamer Client vs raw transport:    {ours_rate / (events / raw_wall):.0%} (goal >= 50%)")
     probe(base, client)
     client.close()
-    asyncio.run(aclient.close())
+    loop.run_until_complete(aclient.close())
+    loop.close()
 
 
 def probe(base: str, client: Client) -> None:

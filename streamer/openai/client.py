@@ -458,6 +458,7 @@ async def _abody(
     except httpx.TransportError as exc:
         raise ConnectionLost(f"connection lost mid-stream: {type(exc).__name__}: {exc}", url) from exc
     finally:
+        await _aclose(chunks)  # httpx's own body generator, then the response
         await response.aclose()
 
 
@@ -468,3 +469,9 @@ def from_openai_response(response: _ByteSource) -> RunStream:
     anything with ``iter_bytes()`` and ``close()``. Closing the stream closes the response.
     """
     return RunStream.from_chunks(response.iter_bytes(), on_close=response.close)
+
+
+async def _aclose(iterator: object) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
