@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field, fields
@@ -23,6 +24,10 @@ class ShapeError(ValueError):
         super().__init__(f"{path}: {message}")
 
 
+#: The ``extra`` of a model that had no unknown fields: one shared, read-only empty mapping.
+_NOTHING_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
 @define(frozen=True, slots=True)
 class Model:
     """Base of the wire models: typed fields, plus ``extra`` for the fields this version does not know."""
@@ -30,7 +35,7 @@ class Model:
     #: For members of a union told apart by their ``type`` field: that field's value.
     KIND: ClassVar[str | None] = None
 
-    extra: dict[str, Any] = field(factory=dict, kw_only=True, repr=False)
+    extra: Mapping[str, Any] = field(default=_NOTHING_EXTRA, kw_only=True, repr=False)
 
     @classmethod
     def from_dict(cls: type[M], data: Any) -> M:

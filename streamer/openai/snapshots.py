@@ -110,6 +110,21 @@ class Snapshots:
         delta = event.delta
         blocks = delta.content if delta is not None and delta.content is not None else []
         key = event.id or self._current_message or "message-0"
+        noted = self._pieces.get(key)
+        if noted is not None and len(blocks) == 1:
+            # More text for a block this message already has pieces for: checked when they began.
+            block = blocks[0]
+            texts = (
+                noted.get(block.index)
+                if isinstance(block, TextDeltaBlock) and block.index is not None
+                else None
+            )
+            if texts is not None and isinstance(block, TextDeltaBlock):
+                value = (block.text.value if block.text is not None else None) or ""
+                texts.append(value)
+                self._text.append(value)
+                self._current_message = key
+                return
         snapshot = self._messages.get(key)
         targets = snapshot.get("content") if snapshot is not None else None
         if not isinstance(targets, list) or not all(
