@@ -180,3 +180,18 @@ def test_every_swim_subcommand_has_help() -> None:
 def test_operators_builtin_lists_them() -> None:
     result = swim("operators-builtin")
     assert result.returncode == 0 and "sma" in result.stdout and "needs: window" in result.stdout
+
+
+def test_ctrl_c_stops_streaming_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "swim", "read-streaming", "AAAA", "--feed-rate", "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("Streaming read result is: ")  # it is streaming
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
