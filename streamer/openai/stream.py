@@ -92,6 +92,13 @@ class RunState:
         self.continuing = True
         return ids
 
+    def continues_after_done(self) -> bool:
+        """At ``done``: True (once) if tool outputs were submitted, so a follow-up stream comes next."""
+        if self.continuing:
+            self.continuing = False
+            return True
+        return False
+
     def error_for(self, event: ErrorEvent) -> StreamAPIError:
         """The error an ``error`` event ends the stream with."""
         return StreamAPIError(event.data.code, event.data.message, index=event.index)
@@ -109,14 +116,6 @@ class RunState:
         if self.last is None:
             return "none"
         return f"#{self.last.index} {self.last.name!r}"
-
-
-def _segment_end(state: RunState, event: AssistantEvent) -> bool:
-    """After ``done``: True to switch to the submitted follow-up stream, False to end cleanly."""
-    if state.continuing:
-        state.continuing = False
-        return True
-    return False
 
 
 class _Unwrappers:
@@ -229,7 +228,7 @@ class RunStream(_Unwrappers, Scanner[AssistantEvent]):
                 for raw in decoder.feed(chunk):
                     event = state.accept(raw)
                     if isinstance(event, DoneEvent):
-                        if _segment_end(state, event) and self._follow_up is not None:
+                        if state.continues_after_done() and self._follow_up is not None:
                             self._switch()
                             break
                         yield event
@@ -319,7 +318,7 @@ class AsyncRunStream(_Unwrappers, AsyncScanner[AssistantEvent]):
                 for raw in decoder.feed(chunk):
                     event = state.accept(raw)
                     if isinstance(event, DoneEvent):
-                        if _segment_end(state, event) and self._follow_up is not None:
+                        if state.continues_after_done() and self._follow_up is not None:
                             await _aclose_quietly(self._chunks)
                             self._chunks, self._follow_up = self._follow_up, None
                             switched = True
