@@ -233,7 +233,10 @@ class _Flushing:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``streamer`` command."""
-    parser = argparse.ArgumentParser(prog="streamer", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="streamer",
+        description="Decode OpenAI streams, stream runs and chats, read SwimOS feeds, run the demo.",
+    )
     parser.add_argument("--version", action="version", version=f"streamer {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
