@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamer.swim.downlink import DownlinkScanner
 from streamer.swim.operators import fx, sma
-from streamer.swim.simulator import StockSimulator
+from streamer.testing.simulator import StockSimulator
 
 
 def swimos_callbacks(url: str, seconds: float) -> float:

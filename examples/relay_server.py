@@ -17,7 +17,7 @@ from typing import Any
 
 from streamer import sse
 from streamer.openai import AsyncClient
-from streamer.replay import ReplayServer, sse_reply
+from streamer.testing.replay import ReplayServer, sse_reply
 
 RECORDING = Path(__file__).resolve().parent / "recordings" / "synthetic_text_01.sse"
 

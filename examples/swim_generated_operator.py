@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support.chat_server
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for streamer.testing.chat_server
 
 from streamer.swim.generate import ModelConfig, OperatorCache, generate_operator
-from tests.support.chat_server import ChatServer, Reply
+from streamer.testing.chat_server import ChatServer, Reply
 
 MALICIOUS = "import os\ndef func(acc, new_value, params):\n    return acc, len(os.environ)\n"
 SMA = '''def func(acc: dict, new_value: float, params: dict) -> tuple:

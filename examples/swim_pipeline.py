@@ -11,7 +11,7 @@ import time
 
 from streamer.swim.downlink import DownlinkScanner
 from streamer.swim.operators import fx, sma
-from streamer.swim.simulator import StockSimulator
+from streamer.testing.simulator import StockSimulator
 
 SECONDS = 3.0
 THRESHOLD = 50.0

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from streamer.openai import Client, ThreadRunCompleted, ThreadRunRequiresAction
-from streamer.replay import ReplayServer, sse_reply
+from streamer.testing.replay import ReplayServer, sse_reply
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 

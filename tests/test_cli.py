@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from streamer.replay import ReplayServer, sse_reply
+from streamer.testing.replay import ReplayServer, sse_reply
 
 from .conftest import RECORDINGS
 
@@ -169,7 +169,7 @@ def test_text_of_a_truncated_chat_stream_fails() -> None:
 
 
 def test_chat_command_streams_a_completion() -> None:
-    from streamer.replay import Reply
+    from streamer.testing.replay import Reply
 
     with ReplayServer([Reply(body=chat_body())]) as server:
         result = run_cli("chat", "--base-url", server.base_url, "--model", "gpt-test", "hello")

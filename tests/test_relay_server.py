@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from streamer import sse
-from streamer.replay import ReplayServer, sse_reply
+from streamer.testing.replay import ReplayServer, sse_reply
 
 from .conftest import RECORDINGS, ROOT
 

@@ -15,7 +15,7 @@ from streamer import sse
 from streamer.errors import DecodeError, StreamAPIError, StreamReadError, UnexpectedEOF
 from streamer.openai.chat import AsyncChatStream, ChatChunk, ChatProtocol, ChatStream
 from streamer.openai.client import AsyncClient, Client
-from streamer.replay import ReplayServer, Reply
+from streamer.testing.replay import ReplayServer, Reply
 
 from .test_events import assert_same
 

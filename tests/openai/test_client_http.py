@@ -20,7 +20,7 @@ from streamer.errors import (
 )
 from streamer.openai import AsyncRunStream, ThreadRunRequiresAction
 from streamer.openai.client import AsyncClient, Client, RetryPolicy, Timeouts, from_openai_response
-from streamer.replay import ReplayServer, Reply, sse_reply
+from streamer.testing.replay import ReplayServer, Reply, sse_reply
 
 from ..conftest import RECORDINGS
 from .payloads import to_sse

@@ -25,7 +25,7 @@ from streamer.openai.responses import (
     ResponseProtocol,
     ResponseStream,
 )
-from streamer.replay import ReplayServer, Reply
+from streamer.testing.replay import ReplayServer, Reply
 
 from .sdk_fill import fill
 from .test_events import assert_same

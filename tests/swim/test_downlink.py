@@ -14,7 +14,7 @@ import pytest
 
 from streamer.errors import BufferOverflow, Disconnected, LinkFailed, SyncTimeout, WarpProtocolError
 from streamer.swim.downlink import AsyncDownlinkScanner, DownlinkScanner
-from streamer.swim.simulator import StockSimulator, symbol_name
+from streamer.testing.simulator import StockSimulator, symbol_name
 
 FIELDS = {"timestamp", "price", "volume", "bid", "ask", "movement"}
 

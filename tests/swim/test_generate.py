@@ -27,7 +27,7 @@ from streamer.swim.generate import (
     generate_operator,
     parse_answer,
 )
-from tests.support.chat_server import ChatServer, Reply
+from streamer.testing.chat_server import ChatServer, Reply
 
 SMA = """def func(acc, new_value, params):
     window = params.get("window", 5)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from streamer.cli.generate import register_generate
 from streamer.errors import StreamError
-from streamer.swim.generate_cli import register_generate
-from tests.support.chat_server import ChatServer, Reply
+from streamer.testing.chat_server import ChatServer, Reply
 
 MAP = "def func(new_value, params):\n    return new_value * params['exchange_rate']\n"
 FILTER = "def func(new_value, params):\n    return new_value < params['threshold']\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from streamer.swim.downlink import DownlinkScanner
-from streamer.swim.simulator import StockSimulator
+from streamer.testing.simulator import StockSimulator
 
 JS = Path(__file__).resolve().parent.parent / "js"
 FIELDS = {"timestamp", "price", "volume", "bid", "ask", "movement"}

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from streamer.swim.downlink import DownlinkScanner
-from streamer.swim.simulator import StockSimulator
+from streamer.testing.simulator import StockSimulator
 
 FAST = ("--feed-rate", "200")
 

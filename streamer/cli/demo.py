@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from .downlink import DownlinkScanner
-from .operators import below_fn, fx, sma
-from .simulator import StockSimulator
+from ..swim.downlink import DownlinkScanner
+from ..swim.operators import below_fn, fx, sma
+from ..testing.simulator import StockSimulator
 
 __all__ = ["run_pipeline"]
 

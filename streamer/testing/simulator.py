@@ -27,8 +27,8 @@ from attrs import define, field
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from .recon import ReconError, Record, dumps, to_python
-from .warp import Envelope, parse_envelope
+from ..swim.recon import ReconError, Record, dumps, to_python
+from ..swim.warp import Envelope, parse_envelope
 
 __all__ = ["CADENCES", "StockSimulator", "StockTicker", "symbol_name"]
 

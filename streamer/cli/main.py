@@ -11,19 +11,19 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from . import __version__, sse
-from .errors import StreamError
-from .openai import events as ev
-from .openai import responses as rs
-from .openai.chat import ChatChunk, ChatStream
-from .openai.detect import open_stream
-from .openai.responses import ResponseStream
-from .openai.stream import RunStream
-from .swim.cli import register as register_swim
+from .. import __version__, sse
+from ..errors import StreamError
+from ..openai import events as ev
+from ..openai import responses as rs
+from ..openai.chat import ChatChunk, ChatStream
+from ..openai.detect import open_stream
+from ..openai.responses import ResponseStream
+from ..openai.stream import RunStream
+from .swim import register as register_swim
 
 __all__ = ["build_parser", "main"]
 
-DEMO_RECORDING = Path(__file__).resolve().parent / "_data" / "demo_run.sse"
+DEMO_RECORDING = Path(__file__).resolve().parent.parent / "_data" / "demo_run.sse"
 
 
 def _chunks(source: IO[bytes]) -> Iterator[bytes]:
@@ -134,7 +134,7 @@ def _text(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Create a thread and run on the real API and stream the answer."""
-    from .openai.client import Client
+    from ..openai.client import Client
 
     with Client(base_url=args.base_url) as client:
         stream = client.create_thread_and_run_stream(
@@ -165,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _chat(args: argparse.Namespace) -> int:
     """Stream a chat completion to stdout."""
-    from .openai.client import Client
+    from ..openai.client import Client
 
     with Client(base_url=args.base_url) as client:
         stream = client.chat_completions_stream(
@@ -196,8 +196,8 @@ def _demo(args: argparse.Namespace) -> int:
     """The offline demo: a replayed Assistants run over local HTTP, then the SwimOS pipeline."""
     import shutil
 
-    from .openai.client import Client
-    from .replay import ReplayServer, sse_reply
+    from ..openai.client import Client
+    from ..testing.replay import ReplayServer, sse_reply
 
     print("== 1. An Assistants run streamed over HTTP, through Client -> RunStream -> TextReader")
     print("   (the model's answer is a replayed recording, served by a local endpoint on 127.0.0.1;")
@@ -214,7 +214,7 @@ def _demo(args: argparse.Namespace) -> int:
         status = run.status if run else "?"
         print(f"\n\n   [{stream.count} events in {time.monotonic() - started:.1f} s; run {status}]")
     print("\n== 2. Live SwimOS stock ticks: exchange-rate map -> 5-tick moving average -> threshold alert\n")
-    from .swim.demo import run_pipeline
+    from .demo import run_pipeline
 
     return run_pipeline(args.seconds)
 

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import StreamError
-from .downlink import TRANSPORTS, DownlinkScanner, Update
-from .operators import OperatorConfigError, bind, lookup, resolve
-from .simulator import CADENCES, StockSimulator
+from ..swim.downlink import TRANSPORTS, DownlinkScanner, Update
+from ..swim.operators import OperatorConfigError, bind, lookup, resolve
+from ..testing.simulator import CADENCES, StockSimulator
 
 __all__ = ["prices", "register"]
 
@@ -266,7 +266,7 @@ def _with_live(handler: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 
 
 def _builtin(args: argparse.Namespace) -> int:
-    from .operators import OPERATORS
+    from ..swim.operators import OPERATORS
 
     for name, spec in sorted(OPERATORS.items()):
         needs = ", ".join(spec.required) or "-"
@@ -325,7 +325,7 @@ def register(commands: Any) -> None:
     p = sub.add_parser("operators-builtin", help="list the built-in operators and their parameters")
     p.set_defaults(handler=_builtin)
 
-    from .generate_cli import register_generate
+    from .generate import register_generate
 
     register_generate(sub, value_source=prices)
     for name in ("map-generate", "filter-generate", "accumulate-generate", "model-direct", "execute"):

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GenerationFailed, OperatorFailed
-from .generate import ModelConfig, ModelOperator, OperatorCache, ask_model, coalesce_latest, generate_operator
-from .sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
+from ..swim.generate import (
+    ModelConfig,
+    ModelOperator,
+    OperatorCache,
+    ask_model,
+    coalesce_latest,
+    generate_operator,
+)
+from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
 
 __all__ = ["ValueSource", "register_generate"]
 

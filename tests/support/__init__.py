@@ -1,1 +1,0 @@
-"""Local servers and helpers shared by tests and examples."""
