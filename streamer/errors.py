@@ -1,37 +1,119 @@
-"""Every error the package raises: ``StreamError`` and its family."""
+"""Every error the package raises: ``StreamError`` and its family, and ``UsageError`` for misuse.
+
+The tree (catch a group to catch everything below it)::
+
+    StreamError                      a stream or a call failed; what err() holds
+    +-- ProtocolError                the bytes broke a protocol
+    |   +-- EventTooLarge            an SSE event passed max_event_size
+    |   +-- UnexpectedEOF            the bytes ended before the protocol's end
+    |   +-- DecodeError              an event is not JSON, or not the shape its name promises
+    |   +-- WarpProtocolError        a WARP frame is not a valid envelope
+    |       +-- ReconError           a Recon text is malformed or too deep
+    +-- TransportError               the connection failed
+    |   +-- ConnectionLost           cut or refused, before the stream's end
+    |   +-- StreamTimeout            a connect, pool, idle or total deadline passed
+    |   +-- Disconnected             a SwimOS link was lost and not restored
+    |   +-- LinkFailed               a SwimOS downlink could not be opened
+    |       +-- SyncTimeout          ... or did not sync in time
+    +-- APIError                     the API said no
+    |   +-- APIStatusError           an error status (BadRequestError ... InternalServerError)
+    |   +-- StreamAPIError           an in-band ``error`` event
+    |   +-- UnexpectedResponse       a 2xx answer that is not an event stream
+    +-- OperatorError                a stream operator failed
+    |   +-- OperatorConfigError      unknown operator, missing or invalid parameters
+    |   +-- OperatorRejected         generated source broke a sandbox rule or failed verification
+    |   +-- OperatorFailed           a sandboxed operator failed at run time
+    |   +-- GenerationFailed         the model gave no usable operator
+    |   +-- ModelNotConfigured       no model endpoint is configured
+    +-- CallbackError                a user callback (map, filter, ...) raised; __cause__ is its error
+    +-- BufferOverflow               a consumer fell too far behind a bounded buffer
+    +-- StreamReadError (OSError)    a text reader's stream failed; __cause__ is the stream's error
+    +-- MissingAPIKey                no API key was configured
+
+    UsageError                       the program used the API wrongly; not a stream failure, never in err()
+    +-- NoCurrentEvent               event() without a successful next()
+    +-- ToolOutputsNotExpected       tool outputs sent to a run that is not waiting for them
+"""
 
 from __future__ import annotations
 
 __all__ = [
+    "APIError",
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "BufferOverflow",
+    "CallbackError",
     "ConflictError",
     "ConnectionLost",
     "DecodeError",
+    "Disconnected",
     "EventTooLarge",
+    "GenerationFailed",
     "InternalServerError",
+    "LinkFailed",
     "MissingAPIKey",
+    "ModelNotConfigured",
     "NoCurrentEvent",
     "NotFoundError",
+    "OperatorConfigError",
+    "OperatorError",
+    "OperatorFailed",
+    "OperatorRejected",
     "PermissionDeniedError",
+    "ProtocolError",
     "RateLimitError",
+    "ReconError",
     "StreamAPIError",
     "StreamError",
     "StreamReadError",
     "StreamTimeout",
+    "SyncTimeout",
     "ToolOutputsNotExpected",
+    "TransportError",
     "UnexpectedEOF",
     "UnexpectedResponse",
     "UnprocessableEntityError",
+    "UsageError",
+    "WarpProtocolError",
 ]
 
 
 class StreamError(Exception):
-    """Base class of every error raised by streamer."""
+    """Base class of every stream failure raised by streamer: what a scanner's ``err()`` holds."""
 
 
-class EventTooLarge(StreamError):
+class UsageError(Exception):
+    """The program called the API wrongly (a bug to fix, not a stream failure); never in ``err()``."""
+
+
+class ProtocolError(StreamError):
+    """The bytes received broke a protocol (SSE, the OpenAI event shapes, WARP, Recon)."""
+
+
+class TransportError(StreamError):
+    """The connection behind a stream failed: refused, cut, too slow, or lost."""
+
+
+class APIError(StreamError):
+    """The API refused or failed the request: an error status, an error event, or no event stream."""
+
+
+class OperatorError(StreamError):
+    """A stream operator (built-in or generated) could not be configured, generated or run."""
+
+
+class CallbackError(StreamError):
+    """A callback the program gave (to ``map``, ``filter``, ...) raised; ``__cause__`` is its exception."""
+
+    def __init__(self, callback: str, index: int | None = None) -> None:
+        self.callback = callback
+        self.index = index
+        where = f" on event #{index}" if index is not None else ""
+        super().__init__(f"the {callback} callback raised{where}; see __cause__")
+
+
+class EventTooLarge(ProtocolError):
     """An SSE event (blank line to blank line) exceeded the decoder's ``max_event_size``.
 
     ``offset`` is where the event starts in the stream, counting each line end as one byte.
@@ -46,15 +128,15 @@ class EventTooLarge(StreamError):
         )
 
 
-class UnexpectedEOF(StreamError):
+class UnexpectedEOF(ProtocolError):
     """The byte stream ended before the protocol said it was complete."""
 
 
-class NoCurrentEvent(StreamError):
+class NoCurrentEvent(UsageError):
     """``Scanner.event()`` was called when ``next()`` had not returned True."""
 
 
-class DecodeError(StreamError):
+class DecodeError(ProtocolError):
     """An event's data is not valid JSON, or not the shape its event name promises."""
 
     def __init__(self, event: str, index: int, data: str, reason: str) -> None:
@@ -67,7 +149,7 @@ class DecodeError(StreamError):
         )
 
 
-class StreamAPIError(StreamError):
+class StreamAPIError(APIError):
     """The server sent an ``error`` event: the stream ended with the API's error code and message."""
 
     def __init__(self, code: str | None, message: str | None, *, index: int | None = None) -> None:
@@ -79,7 +161,7 @@ class StreamAPIError(StreamError):
         super().__init__(f"the API sent an error event{where}: {detail}")
 
 
-class ToolOutputsNotExpected(StreamError):
+class ToolOutputsNotExpected(UsageError):
     """``submit_tool_outputs`` was called when the run was not waiting for tool outputs."""
 
 
@@ -87,7 +169,7 @@ class StreamReadError(StreamError, OSError):
     """Raised by a text reader's ``read`` when its stream failed; ``__cause__`` is the stream's error."""
 
 
-class StreamTimeout(StreamError, TimeoutError):
+class StreamTimeout(TransportError, TimeoutError):
     """A deadline passed: ``kind`` is ``"connect"``, ``"idle"`` (no byte for too long) or ``"total"``."""
 
     def __init__(self, kind: str, seconds: float, url: str) -> None:
@@ -102,7 +184,7 @@ class StreamTimeout(StreamError, TimeoutError):
         super().__init__(f"{kind} timeout: {url} {what} {seconds:g} s")
 
 
-class ConnectionLost(StreamError):
+class ConnectionLost(TransportError):
     """The connection failed or was cut before the stream's end (``url`` says where)."""
 
     def __init__(self, message: str, url: str) -> None:
@@ -110,7 +192,7 @@ class ConnectionLost(StreamError):
         super().__init__(f"{message} ({url})")
 
 
-class UnexpectedResponse(StreamError):
+class UnexpectedResponse(APIError):
     """A 2xx response that is not an event stream; ``content_type`` and ``body`` show what came."""
 
     def __init__(self, status: int, content_type: str, body: str, url: str) -> None:
@@ -124,7 +206,7 @@ class UnexpectedResponse(StreamError):
         )
 
 
-class APIStatusError(StreamError):
+class APIStatusError(APIError):
     """The API answered with an error status, or with an error object instead of a stream."""
 
     def __init__(
@@ -187,7 +269,7 @@ class MissingAPIKey(StreamError):
     """No API key was given, and none is in ``OPENAI_API_KEY`` or ``.env``."""
 
 
-class OperatorRejected(StreamError):
+class OperatorRejected(OperatorError):
     """Operator source broke a sandbox rule or failed verification (``rule``, ``line``, ``col``: where)."""
 
     def __init__(self, rule: str, message: str, line: int = 0, col: int = 0) -> None:
@@ -199,7 +281,7 @@ class OperatorRejected(StreamError):
         super().__init__(f"operator rejected ({rule}){where}: {self.reason}")
 
 
-class OperatorFailed(StreamError):
+class OperatorFailed(OperatorError):
     """A sandboxed operator failed at run time (exception, bad output, or a CPU, memory or time budget).
 
     ``index`` is the position in the batch of the update that failed (``None`` if the whole batch failed).
@@ -212,18 +294,15 @@ class OperatorFailed(StreamError):
         super().__init__(f"operator failed{where}: {self.reason}")
 
 
-class GenerationFailed(StreamError):
+class GenerationFailed(OperatorError):
     """The model did not produce a usable operator or answer within the allowed attempts."""
 
 
-class ModelNotConfigured(StreamError):
+class ModelNotConfigured(OperatorError):
     """No model endpoint is configured: set OPENAI_API_KEY, or pass --base-url for a local server."""
 
 
-__all__ += ["GenerationFailed", "ModelNotConfigured", "OperatorFailed", "OperatorRejected"]
-
-
-class LinkFailed(StreamError):
+class LinkFailed(TransportError):
     """A SwimOS downlink could not be opened: unreachable host, unknown node or lane, refused link."""
 
 
@@ -231,7 +310,7 @@ class SyncTimeout(LinkFailed):
     """A SwimOS downlink did not sync within its timeout."""
 
 
-class Disconnected(StreamError):
+class Disconnected(TransportError):
     """The connection behind a SwimOS downlink was lost (and not restored)."""
 
 
@@ -239,8 +318,19 @@ class BufferOverflow(StreamError):
     """A consumer fell so far behind a map or event lane that its bounded buffer stayed full."""
 
 
-class WarpProtocolError(StreamError):
+class WarpProtocolError(ProtocolError):
     """A WARP peer sent a message that is not valid Recon or not a WARP envelope."""
 
 
-__all__ += ["BufferOverflow", "Disconnected", "LinkFailed", "SyncTimeout", "WarpProtocolError"]
+class ReconError(WarpProtocolError):
+    """Text that is not valid Recon; ``position`` is the offset where reading stopped."""
+
+    def __init__(self, message: str, text: str, position: int) -> None:
+        self.position = position
+        super().__init__(
+            f"invalid Recon at offset {position}: {message}; near {text[position : position + 40]!r}"
+        )
+
+
+class OperatorConfigError(OperatorError):
+    """An unknown operator name, or missing or invalid parameters."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import define
 
-from ..errors import StreamError
+from ..errors import OperatorConfigError
 
 __all__ = [
     "OPERATORS",
@@ -32,10 +32,6 @@ __all__ = [
     "resolve",
     "sma",
 ]
-
-
-class OperatorConfigError(StreamError):
-    """An unknown operator name, or missing or invalid parameters."""
 
 
 def _number(params: Mapping[str, Any], name: str) -> float:

@@ -17,19 +17,9 @@ from typing import Any
 
 from attrs import define
 
-from ..errors import StreamError
+from ..errors import ReconError
 
 __all__ = ["ABSENT", "Attr", "ReconError", "Record", "Slot", "dumps", "loads", "parse", "to_python"]
-
-
-class ReconError(StreamError):
-    """Text that is not valid Recon; ``position`` is the offset where reading stopped."""
-
-    def __init__(self, message: str, text: str, position: int) -> None:
-        self.position = position
-        super().__init__(
-            f"invalid Recon at offset {position}: {message}; near {text[position : position + 40]!r}"
-        )
 
 
 class _Absent:
