@@ -137,13 +137,17 @@ class NoCurrentEvent(UsageError):
 
 
 class DecodeError(ProtocolError):
-    """An event's data is not valid JSON, or not the shape its event name promises."""
+    """An event's data is not valid JSON, or not the shape its event name promises.
 
-    def __init__(self, event: str, index: int, data: str, reason: str) -> None:
+    ``path`` names the field with the wrong shape (``data.delta.content[0].index``), when known.
+    """
+
+    def __init__(self, event: str, index: int, data: str, reason: str, *, path: str | None = None) -> None:
         self.event = event
         self.index = index
         self.data_head = data[:120]
         self.reason = reason
+        self.path = path
         super().__init__(
             f"cannot decode event #{index} ({event!r}): {reason}; data starts with {self.data_head!r}"
         )

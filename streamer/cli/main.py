@@ -13,12 +13,12 @@ from typing import IO, Any
 
 from .. import __version__, sse
 from ..errors import StreamError
-from ..openai import events as ev
-from ..openai import responses as rs
+from ..openai.assistants import RunStream
+from ..openai.assistants import events as ev
 from ..openai.chat import ChatChunk, ChatStream
 from ..openai.detect import open_stream
 from ..openai.responses import ResponseStream
-from ..openai.stream import RunStream
+from ..openai.responses import events as rs
 from .swim import register as register_swim
 
 __all__ = ["build_parser", "main"]

@@ -1,32 +1,34 @@
-"""The OpenAI wire: typed Assistants v2 events, run streams, and their data objects."""
+"""The OpenAI wire: typed streams of Assistants v2 runs, Chat Completions and the Responses API.
+
+Every kind is a scanner on one typed-stream core (``_core``), with one vocabulary:
+``text_delta()``, ``text()``, ``text_reader()`` / ``text_deltas()``, and a sticky ``err()``.
+"""
 
 from __future__ import annotations
 
-from . import chat, responses
-from .chat import AsyncChatStream, ChatStream
+from . import assistants, chat, responses
+from ._core import StreamProtocol
+from .assistants import *  # noqa: F403
+from .assistants import __all__ as _assistants_all
+from .chat import AsyncChatStream, ChatProtocol, ChatStream
 from .client import AsyncClient, Client, RetryPolicy, Timeouts, from_openai_response
-from .events import *  # noqa: F403
-from .events import __all__ as _events_all
-from .models import *  # noqa: F403
-from .models import __all__ as _models_all
-from .responses import AsyncResponseStream, ResponseStream
-from .stream import AsyncRunStream, RunState, RunStream
+from .responses import AsyncResponseStream, ResponseProtocol, ResponseStream
 
 __all__ = [
     "AsyncChatStream",
-    "AsyncResponseStream",
-    "ChatStream",
-    "ResponseStream",
-    "chat",
-    "responses",
     "AsyncClient",
-    "AsyncRunStream",
+    "AsyncResponseStream",
+    "ChatProtocol",
+    "ChatStream",
     "Client",
+    "ResponseProtocol",
+    "ResponseStream",
     "RetryPolicy",
-    "RunState",
-    "RunStream",
+    "StreamProtocol",
     "Timeouts",
+    "assistants",
+    "chat",
     "from_openai_response",
-    *_events_all,
-    *_models_all,
+    "responses",
+    *_assistants_all,
 ]

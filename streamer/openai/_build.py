@@ -14,6 +14,18 @@ __all__ = ["Model", "ShapeError", "build"]
 
 M = TypeVar("M", bound="Model")
 Convert = Callable[[Any, str], Any]
+Kind = type | tuple[type, ...] | None
+
+#: What a JSON scalar or container of each annotated type must be (``float`` takes ints too).
+_KINDS: dict[Any, Kind] = {str: str, int: int, float: (int, float), bool: bool, dict: dict, list: list}
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+}
 
 
 class ShapeError(ValueError):
@@ -63,7 +75,8 @@ def _unbuild(value: Any) -> Any:
 
 @define(frozen=True, slots=True)
 class _Plan:
-    names: tuple[tuple[str, Convert | None], ...]
+    #: (field name, converter for nested models and lists, or the JSON type(s) a scalar must have).
+    names: tuple[tuple[str, Convert | None, Kind], ...]
     known: frozenset[str]
 
 
@@ -91,7 +104,12 @@ def _converter(hint: Any) -> Convert | None:
         return _union(by_kind)
     if origin is list and args:
         item = _converter(args[0])
-        return None if item is None else _list_of(item)
+        if item is None:
+            kind = _kind(args[0])
+            if kind is None:
+                return None
+            item = _scalar(kind)
+        return _list_of(item)
     if _is_model(hint):
         cls = hint
 
@@ -102,15 +120,45 @@ def _converter(hint: Any) -> Convert | None:
     return None
 
 
+def _kind(hint: Any) -> Kind:
+    """The JSON type(s) a field of type ``hint`` takes when it has no converter (None: anything)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _kind(members[0]) if len(members) == 1 else None
+    return _KINDS.get(origin or hint)
+
+
+def _describe(kind: type | tuple[type, ...]) -> str:
+    return _NAMES.get(kind[-1] if isinstance(kind, tuple) else kind, "another type")
+
+
+def _check(value: Any, kind: type | tuple[type, ...], path: str) -> None:
+    """Raise :class:`ShapeError` unless ``value`` is of ``kind`` (a bool is not a number here)."""
+    if not isinstance(value, kind) or (type(value) is bool and kind is not bool):
+        raise ShapeError(path, f"expected {_describe(kind)}, got {type(value).__name__}")
+
+
 def _union(by_kind: dict[str | None, type[Model]]) -> Convert:
     def pick(value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise ShapeError(path, f"expected an object, got {type(value).__name__}")
-        cls = by_kind.get(value.get("type"))
+        kind = value.get("type")
+        if kind is not None and type(kind) is not str:
+            raise ShapeError(f"{path}.type", f"expected a string, got {type(kind).__name__}")
+        cls = by_kind.get(kind)
         # A kind this version does not know stays a plain dict: kept, never dropped.
         return value if cls is None else build(cls, value, path)
 
     return pick
+
+
+def _scalar(kind: type | tuple[type, ...]) -> Convert:
+    def checked(value: Any, path: str) -> Any:
+        _check(value, kind, path)
+        return value
+
+    return checked
 
 
 def _list_of(item: Convert) -> Convert:
@@ -126,11 +174,11 @@ def _plan(cls: type[Model]) -> _Plan:
     hints = typing.get_type_hints(cls)
     # Fields marked ``metadata={"wire": False}`` are not read from JSON (the raw event, its index).
     names = tuple(
-        (a.name, _converter(hints[a.name]))
+        (a.name, _converter(hints[a.name]), _kind(hints[a.name]))
         for a in fields(cls)
         if a.name != "extra" and a.metadata.get("wire", True)
     )
-    plan = _Plan(names, frozenset(name for name, _ in names))
+    plan = _Plan(names, frozenset(name for name, _, _ in names))
     _PLANS[cls] = plan
     return plan
 
@@ -144,10 +192,13 @@ def build(cls: type[M], data: Any, path: str, **fixed: Any) -> M:
         raise ShapeError(path, f"expected an object, got {type(data).__name__}")
     plan = _PLANS.get(cls) or _plan(cls)
     kwargs: dict[str, Any] = {}
-    for name, convert in plan.names:
+    for name, convert, kind in plan.names:
         value = data.get(name)
-        if value is not None and convert is not None:
-            value = convert(value, f"{path}.{name}")
+        if value is not None:
+            if convert is not None:
+                value = convert(value, f"{path}.{name}")
+            elif kind is not None and type(value) is not kind:
+                _check(value, kind, f"{path}.{name}")
         kwargs[name] = value
     if not data.keys() <= plan.known:
         kwargs["extra"] = {k: v for k, v in data.items() if k not in plan.known}

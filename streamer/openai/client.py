@@ -34,9 +34,9 @@ from ._policy import (
     resolve_api_key,
     thread_and_run_body,
 )
+from .assistants import AsyncRunStream, RunStream
 from .chat import AsyncChatStream, ChatStream
 from .responses import AsyncResponseStream, ResponseStream
-from .stream import AsyncRunStream, RunStream
 
 __all__ = ["AsyncClient", "Client", "RetryPolicy", "Timeouts", "from_openai_response"]
 

@@ -7,9 +7,10 @@ import json
 from collections.abc import Iterable, Iterator
 
 from .. import sse
+from ..errors import StreamError
+from .assistants import RunStream
 from .chat import ChatStream
 from .responses import ResponseStream
-from .stream import RunStream
 
 __all__ = ["kind_of", "open_stream"]
 
@@ -34,26 +35,30 @@ def kind_of(event: sse.Event) -> str:
     return "assistants"
 
 
-def open_stream(chunks: Iterable[bytes]) -> AnyStream:
+def open_stream(chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE) -> AnyStream:
     """Read until the first event, then return the scanner for that kind of stream.
 
     The bytes read to decide are handed to the scanner too; nothing is lost. An empty or
-    event-less input gives a RunStream, which reports it as ``UnexpectedEOF``.
+    event-less input gives a RunStream, which reports it as ``UnexpectedEOF``; so does a first
+    event the decoder rejects (too large, for one), which the scanner then reports in ``err()``.
     """
     source = iter(chunks)
     seen: list[bytes] = []
-    decoder = sse.Decoder()
+    decoder = sse.Decoder(max_event_size)
     kind = "assistants"
     for chunk in source:
         seen.append(chunk)
-        events = decoder.feed(chunk)
+        try:
+            events = decoder.feed(chunk)
+        except (StreamError, TypeError):
+            break  # the scanner meets the same fault and reports it in err()
         if events:
             kind = kind_of(events[0])
             break
     replay: Iterator[bytes] = itertools.chain(seen, source)
     close = getattr(source, "close", None)
     if kind == "chat":
-        return ChatStream(replay, on_close=close)
+        return ChatStream(replay, on_close=close, max_event_size=max_event_size)
     if kind == "responses":
-        return ResponseStream(replay, on_close=close)
-    return RunStream(replay, on_close=close)
+        return ResponseStream(replay, on_close=close, max_event_size=max_event_size)
+    return RunStream(replay, on_close=close, max_event_size=max_event_size)

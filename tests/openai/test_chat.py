@@ -198,13 +198,13 @@ def test_bad_json_is_a_decode_error() -> None:
 
 
 def test_unknown_fields_and_events_are_kept() -> None:
-    payload = chunk({"content": "a", "audio": {"id": "x"}}, new_top_level=1)
+    payload = chunk({"content": "a", "speech": {"id": "x"}}, new_top_level=1)
     body = b"event: ping\ndata: {}\n\n" + encode([payload])
     events = drain(ChatStream.from_chunks([body]))
     assert type(events[0]).__name__ == "UnknownEvent"
     chunk_event = events[1]
     assert chunk_event.data.extra == {"new_top_level": 1}
-    assert chunk_event.data.choices[0].delta.extra == {"audio": {"id": "x"}}
+    assert chunk_event.data.choices[0].delta.extra == {"speech": {"id": "x"}}
 
 
 def test_text_reader_fails_loudly_on_truncation() -> None:

@@ -27,8 +27,8 @@ from streamer.openai import (
     decode_event,
 )
 from streamer.openai._build import Model, build
-from streamer.openai.events import EVENTS, _text_delta
-from streamer.openai.models import MessageDeltaEvent as MessageDeltaEventModel
+from streamer.openai.assistants.events import EVENTS, _text_delta
+from streamer.openai.assistants.models import MessageDeltaEvent as MessageDeltaEventModel
 
 from ..conftest import recording_paths
 from .payloads import every_event

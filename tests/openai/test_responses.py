@@ -15,8 +15,8 @@ from openai.types.responses import ResponseStreamEvent
 
 from streamer import sse
 from streamer.errors import DecodeError, StreamAPIError, StreamReadError, UnexpectedEOF
+from streamer.openai import UnknownEvent
 from streamer.openai.client import AsyncClient, Client
-from streamer.openai.events import UnknownEvent
 from streamer.openai.responses import (
     EVENTS,
     AsyncResponseStream,

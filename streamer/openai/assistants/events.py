@@ -7,9 +7,10 @@ from typing import Any, ClassVar, cast
 
 from attrs import define, field
 
-from .. import sse
-from ..errors import DecodeError
-from ._build import Model, ShapeError, build
+from ... import sse
+from ...errors import DecodeError
+from .._build import Model, ShapeError, build
+from .._core import loads
 from .models import (
     ContentDeltaBlock,
     ErrorObject,
@@ -352,10 +353,7 @@ def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any
             return DoneEvent(raw.data, raw=raw, index=index), None
         return UnknownEvent(raw.data, raw=raw, index=index), None
     cls, model = spec
-    try:
-        payload = json.loads(raw.data)
-    except ValueError as exc:
-        raise DecodeError(name, index, raw.data, f"invalid JSON ({exc})") from None
+    payload = loads(name, index, raw.data)
     if cls is ThreadMessageDelta:
         delta = _text_delta(payload)
         if delta is not None:
@@ -363,7 +361,7 @@ def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any
     try:
         data = build(model, payload, "data")
     except ShapeError as exc:
-        raise DecodeError(name, index, raw.data, f"unexpected shape at {exc}") from None
+        raise DecodeError(name, index, raw.data, f"unexpected shape at {exc}", path=exc.path) from None
     event: AssistantEvent = cast(Any, cls)(data, raw=raw, index=index)
     return event, payload
 
@@ -395,9 +393,14 @@ def _text_delta(payload: Any) -> MessageDeltaEvent | None:
         text = block.get("text")
         if type(text) is not dict or not text.keys() <= _TEXT_KEYS or text.get("annotations"):
             return None
-        blocks.append(
-            TextDeltaBlock(block.get("index"), "text", TextDelta(text.get("value"), text.get("annotations")))
-        )
-    return MessageDeltaEvent(
-        payload.get("id"), payload.get("object"), MessageDelta(delta.get("role"), blocks)
-    )
+        value, position = text.get("value"), block.get("index")
+        if (value is not None and type(value) is not str) or (
+            position is not None and type(position) is not int
+        ):
+            return None  # a wrong shape: the generic builder names the field
+        blocks.append(TextDeltaBlock(position, "text", TextDelta(value, text.get("annotations"))))
+    ident, kind, role = payload.get("id"), payload.get("object"), delta.get("role")
+    for scalar in (ident, kind, role):
+        if scalar is not None and type(scalar) is not str:
+            return None
+    return MessageDeltaEvent(ident, kind, MessageDelta(role, blocks))

@@ -7,67 +7,17 @@ from typing import Any
 
 from attrs import define, field
 
+from .._deltas import is_text_block, merge_delta
 from .models import Message, MessageDeltaEvent, RunStep, TextDeltaBlock
 
 __all__ = ["Snapshots", "merge_delta"]
-
-# Keys that identify rather than accumulate: a later delta replaces them, never extends them.
-_IDENTITY_KEYS = frozenset({"index", "type", "id", "object", "file_id", "url", "detail", "role", "name"})
-
 
 _TEXT_BLOCK = frozenset({"index", "type", "text"})
 _TEXT = frozenset({"value", "annotations"})
 
 
 def _is_text_block(blocks: list[Any], index: int | None) -> bool:
-    if index is None or not 0 <= index < len(blocks):
-        return False
-    target = blocks[index]
-    return isinstance(target, dict) and target.get("type") == "text" and isinstance(target.get("text"), dict)
-
-
-def merge_delta(snapshot: dict[str, Any], delta: dict[str, Any]) -> None:
-    """Fold a JSON delta into a JSON snapshot in place, the way the API streams pieces.
-
-    Strings are appended (text, arguments, code input, logs), objects merged, lists of objects
-    merged by each entry's ``index`` (the position in the snapshot's list), other lists extended,
-    and everything else replaced.
-    """
-    for key, value in delta.items():
-        current = snapshot.get(key)
-        if current is None or key in _IDENTITY_KEYS:
-            snapshot[key] = _strip_index(copy.deepcopy(value))
-        elif isinstance(current, str) and isinstance(value, str):
-            snapshot[key] = current + value
-        elif isinstance(current, dict) and isinstance(value, dict):
-            merge_delta(current, value)
-        elif isinstance(current, list) and isinstance(value, list):
-            _merge_list(current, value)
-        else:
-            snapshot[key] = copy.deepcopy(value)
-
-
-def _merge_list(current: list[Any], delta: list[Any]) -> None:
-    for entry in delta:
-        if isinstance(entry, dict) and isinstance(entry.get("index"), int):
-            position = entry["index"]
-            if position < len(current) and isinstance(current[position], dict):
-                merge_delta(current[position], {k: v for k, v in entry.items() if k != "index"})
-                continue
-            while len(current) < position:
-                current.append({})  # a gap the server skipped stays visible, never misplaced
-            current.append(_strip_index(copy.deepcopy(entry)))
-        else:
-            current.append(copy.deepcopy(entry))
-
-
-def _strip_index(value: Any) -> Any:
-    """Snapshot lists are positional: drop the ``index`` that deltas carry."""
-    if isinstance(value, dict):
-        return {k: _strip_index(v) for k, v in value.items() if k != "index"}
-    if isinstance(value, list):
-        return [_strip_index(v) for v in value]
-    return value
+    return index is not None and 0 <= index < len(blocks) and is_text_block(blocks[index])
 
 
 @define(slots=True)
@@ -100,7 +50,7 @@ class Snapshots:
         delta = event.get("delta") or {}
         if not self._append_text(key, snapshot["content"], delta):
             self._fold(key)
-            merge_delta(snapshot, delta)
+            merge_delta(snapshot, delta, "data.delta")
         self._current_message = key
         if text:
             self._text.append(text)
@@ -151,14 +101,9 @@ class Snapshots:
             text, index = block.get("text"), block.get("index")
             if not isinstance(text, dict) or not text.keys() <= _TEXT or text.get("annotations"):
                 return False
-            if not isinstance(text.get("value"), str) or not isinstance(index, int) or index >= len(blocks):
+            if not isinstance(text.get("value"), str) or type(index) is not int:
                 return False
-            target = blocks[index]
-            if (
-                not isinstance(target, dict)
-                or target.get("type") != "text"
-                or not isinstance(target.get("text"), dict)
-            ):
+            if not _is_text_block(blocks, index):
                 return False
         pieces = self._pieces.setdefault(key, {})
         for block in content:
@@ -194,7 +139,7 @@ class Snapshots:
         """Fold a ``thread.run.step.delta`` payload into its run step."""
         key = event.get("id") or self._current_step or "step-0"
         snapshot = self._steps.setdefault(key, {"id": event.get("id")})
-        merge_delta(snapshot, event.get("delta") or {})
+        merge_delta(snapshot, event.get("delta") or {}, "data.delta")
         self._current_step = key
 
     def current_message(self) -> Message | None:

@@ -1,4 +1,4 @@
-"""Chat Completions streams: typed ``chat.completion.chunk`` events and the ``ChatStream`` scanner.
+"""Chat Completions streams: the ``ChatStream`` scanner over ``chat.completion.chunk`` events.
 
 The wire: ``data:`` lines of chunk objects, ending with ``data: [DONE]``. That marker is the only
 clean end; bytes that stop before it are an ``UnexpectedEOF``, and an error object sent in place of
@@ -7,132 +7,31 @@ a chunk ends the stream with ``StreamAPIError``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 from attrs import define, field
 
-from .. import sse
-from ..errors import DecodeError, StreamAPIError, StreamError, UnexpectedEOF
-from ._build import Model, ShapeError, build
-from ._typed import AsyncTypedStream, TypedStream
-from .events import StreamEvent, UnknownEvent
+from ... import sse
+from ...errors import StreamAPIError, StreamError, UnexpectedEOF
+from .._build import build
+from .._core import AsyncTypedStream, TypedStream, loads
+from .._deltas import ToolCalls, api_error, check_index
+from ..assistants.events import UnknownEvent
+from .models import (
+    ChatChunk,
+    ChatCompletionChunk,
+    ChatMessage,
+    ChatToolCall,
+    ChatToolCallDelta,
+    ChoiceDelta,
+    ChunkChoice,
+    CompletionUsage,
+)
 
-__all__ = [
-    "AsyncChatStream",
-    "ChatChunk",
-    "ChatCompletionChunk",
-    "ChatMessage",
-    "ChatProtocol",
-    "ChatStream",
-    "ChatToolCall",
-    "ChatToolCallDelta",
-    "ChoiceDelta",
-    "ChunkChoice",
-    "CompletionUsage",
-    "FunctionDelta",
-]
+__all__ = ["AsyncChatStream", "ChatProtocol", "ChatStream"]
 
-
-@define(frozen=True, slots=True)
-class FunctionDelta(Model):
-    """A piece of a function call: its name, then its arguments a few characters at a time."""
-
-    name: str | None = None
-    arguments: str | None = None
-
-
-@define(frozen=True, slots=True)
-class ChatToolCallDelta(Model):
-    """A piece of a tool call; ``index`` says which call it belongs to."""
-
-    index: int | None = None
-    id: str | None = None
-    type: str | None = None
-    function: FunctionDelta | None = None
-
-
-@define(frozen=True, slots=True)
-class ChoiceDelta(Model):
-    """What a chunk adds to one choice's message."""
-
-    role: str | None = None
-    content: str | None = None
-    refusal: str | None = None
-    tool_calls: list[ChatToolCallDelta] | None = None
-    function_call: FunctionDelta | None = None
-
-
-@define(frozen=True, slots=True)
-class ChunkChoice(Model):
-    """One choice in a chunk."""
-
-    index: int | None = None
-    delta: ChoiceDelta | None = None
-    finish_reason: str | None = None
-    logprobs: dict[str, Any] | None = None
-
-
-@define(frozen=True, slots=True)
-class CompletionUsage(Model):
-    """Token usage, in the last chunk when ``stream_options.include_usage`` is set."""
-
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    prompt_tokens_details: dict[str, Any] | None = None
-    completion_tokens_details: dict[str, Any] | None = None
-
-
-@define(frozen=True, slots=True)
-class ChatCompletionChunk(Model):
-    """One ``chat.completion.chunk`` object."""
-
-    id: str | None = None
-    object: str | None = None
-    created: int | None = None
-    model: str | None = None
-    system_fingerprint: str | None = None
-    service_tier: str | None = None
-    choices: list[ChunkChoice] | None = None
-    usage: CompletionUsage | None = None
-
-
-@define(frozen=True, slots=True)
-class ChatChunk(StreamEvent):
-    """A chunk of a chat completion stream."""
-
-    event: ClassVar[str] = "chat.completion.chunk"
-    data: ChatCompletionChunk
-
-
-@define(frozen=True, slots=True)
-class ChatToolCall:
-    """A tool call assembled from its deltas: complete ``arguments``."""
-
-    index: int
-    id: str | None
-    type: str | None
-    name: str | None
-    arguments: str
-
-    def parsed_arguments(self) -> Any:
-        """The arguments decoded as JSON (raises ``json.JSONDecodeError`` if the model wrote bad JSON)."""
-        return json.loads(self.arguments)
-
-
-@define(frozen=True, slots=True)
-class ChatMessage:
-    """One choice's message as assembled so far."""
-
-    index: int
-    role: str | None
-    content: str
-    refusal: str
-    tool_calls: list[ChatToolCall]
-    finish_reason: str | None
-    logprobs: list[Any]
+_CHUNK = "chat.completion.chunk"
 
 
 @define(slots=True)
@@ -140,33 +39,38 @@ class _ChoiceSnapshot:
     role: str | None = None
     content: list[str] = field(factory=list)
     refusal: list[str] = field(factory=list)
-    tool_calls: dict[int, dict[str, Any]] = field(factory=dict)
+    transcript: list[str] = field(factory=list)
+    tool_calls: ToolCalls[int] = field(factory=ToolCalls)
     finish_reason: str | None = None
     logprobs: list[Any] = field(factory=list)
 
-    def fold(self, delta: ChoiceDelta) -> None:
+    def fold(self, delta: ChoiceDelta, path: str) -> None:
         if delta.role is not None:
             self.role = delta.role
         if delta.content:
             self.content.append(delta.content)
         if delta.refusal:
             self.refusal.append(delta.refusal)
-        for call in delta.tool_calls or ():
-            index = call.index if call.index is not None else len(self.tool_calls)
-            slot = self.tool_calls.setdefault(
-                index, {"id": None, "type": None, "name": None, "arguments": []}
+        if delta.audio is not None and delta.audio.transcript:
+            self.transcript.append(delta.audio.transcript)
+        calls = self.tool_calls
+        for n, call in enumerate(delta.tool_calls or ()):
+            size = len(calls.calls)
+            index = (
+                size if call.index is None else check_index(call.index, size, f"{path}.tool_calls[{n}].index")
             )
-            slot["id"] = call.id or slot["id"]
-            slot["type"] = call.type or slot["type"]
-            if call.function is not None:
-                slot["name"] = call.function.name or slot["name"]
-                if call.function.arguments:
-                    slot["arguments"].append(call.function.arguments)
+            function = call.function
+            calls.add(
+                index,
+                id=call.id,
+                type=call.type,
+                name=function.name if function is not None else None,
+                arguments=function.arguments if function is not None else None,
+            )
 
     def message(self, index: int) -> ChatMessage:
         calls = [
-            ChatToolCall(i, c["id"], c["type"], c["name"], "".join(c["arguments"]))
-            for i, c in sorted(self.tool_calls.items())
+            ChatToolCall(i, c.id, c.type, c.name, c.text()) for i, c in sorted(self.tool_calls.calls.items())
         ]
         return ChatMessage(
             index,
@@ -189,7 +93,9 @@ class ChatProtocol:
     usage: CompletionUsage | None = None
     last: ChatChunk | UnknownEvent | None = None
     choices: dict[int, _ChoiceSnapshot] = field(factory=dict)
+    #: Choice 0's content pieces, and its audio transcript pieces (the text when there is no content).
     text: list[str] = field(factory=list)
+    transcript: list[str] = field(factory=list)
 
     def accept(self, raw: sse.Event) -> ChatChunk | UnknownEvent | None:
         """Decode one SSE event; ``[DONE]`` ends the stream and is not handed out."""
@@ -203,39 +109,55 @@ class ChatProtocol:
             chunk = event.data
             if chunk.usage is not None:
                 self.usage = chunk.usage
-            for choice in chunk.choices or ():
-                snapshot = self.choices.setdefault(choice.index or 0, _ChoiceSnapshot())
-                if choice.delta is not None:
-                    snapshot.fold(choice.delta)
-                    if choice.delta.content and (choice.index or 0) == 0:
-                        self.text.append(choice.delta.content)
+            for n, choice in enumerate(chunk.choices or ()):
+                path = f"data.choices[{n}]"
+                number = self._choice_index(choice, path)
+                snapshot = self.choices.get(number)
+                if snapshot is None:
+                    snapshot = self.choices[number] = _ChoiceSnapshot()
+                delta = choice.delta
+                if delta is not None:
+                    snapshot.fold(delta, f"{path}.delta")
+                    if number == 0:
+                        if delta.content:
+                            self.text.append(delta.content)
+                        if delta.audio is not None and delta.audio.transcript:
+                            self.transcript.append(delta.audio.transcript)
                 if choice.finish_reason is not None:
                     snapshot.finish_reason = choice.finish_reason
-                if choice.logprobs and isinstance(choice.logprobs.get("content"), list):
-                    snapshot.logprobs.extend(choice.logprobs["content"])
+                if choice.logprobs:
+                    content = choice.logprobs.get("content")
+                    if isinstance(content, list):
+                        snapshot.logprobs.extend(content)
         self.index += 1
         self.last = event
         return event
 
+    def _choice_index(self, choice: ChunkChoice, path: str) -> int:
+        index = choice.index
+        if index is None:
+            return 0
+        if index in self.choices:
+            return index
+        return check_index(index, len(self.choices), f"{path}.index")
+
     def _decode(self, raw: sse.Event) -> ChatCompletionChunk:
-        name = "chat.completion.chunk"
-        try:
-            payload = json.loads(raw.data)
-        except ValueError as exc:
-            raise DecodeError(name, self.index, raw.data, f"invalid JSON ({exc})") from None
+        payload = loads(_CHUNK, self.index, raw.data)
         if isinstance(payload, dict) and isinstance(payload.get("error"), dict) and "choices" not in payload:
-            error = payload["error"]
-            self.error = StreamAPIError(
-                error.get("code") or error.get("type"), error.get("message"), index=self.index
-            )
-        try:
-            return build(ChatCompletionChunk, payload, "data")
-        except ShapeError as exc:
-            raise DecodeError(name, self.index, raw.data, f"unexpected shape at {exc}") from None
+            self.error = api_error(payload, self.index)
+        return build(ChatCompletionChunk, payload, "data")
+
+    def event_name(self, raw: sse.Event) -> str:
+        """``chat.completion.chunk`` for the data events, else the SSE event name."""
+        return _CHUNK if raw.event == "message" else raw.event
 
     def finished(self) -> bool:
         """True once ``[DONE]`` arrived."""
         return self.done
+
+    def continues(self) -> bool:
+        """A chat stream has one segment."""
+        return False
 
     def failure(self) -> StreamError | None:
         """The error object the server sent, if any."""
@@ -257,6 +179,18 @@ class _ChatUnwrappers:
     _protocol: ChatProtocol
     _current: Any
 
+    def text_delta(self) -> tuple[str, bool]:
+        """The text the current chunk adds to choice 0: its content, else its audio transcript."""
+        delta = self._delta(0)
+        if delta is None:
+            return "", False
+        if delta.content:
+            return delta.content, True
+        audio = delta.audio
+        if audio is not None and audio.transcript and not self._protocol.text:
+            return audio.transcript, True
+        return "", False
+
     def content_delta(self, choice: int = 0) -> tuple[str, bool]:
         """The content text the current chunk adds to ``choice``."""
         delta = self._delta(choice)
@@ -267,6 +201,13 @@ class _ChatUnwrappers:
         """The refusal text the current chunk adds to ``choice``."""
         delta = self._delta(choice)
         text = delta.refusal if delta is not None else None
+        return (text, True) if text else ("", False)
+
+    def transcript_delta(self, choice: int = 0) -> tuple[str, bool]:
+        """The audio transcript text the current chunk adds to ``choice`` (audio models)."""
+        delta = self._delta(choice)
+        audio = delta.audio if delta is not None else None
+        text = audio.transcript if audio is not None else None
         return (text, True) if text else ("", False)
 
     def tool_call_deltas(self, choice: int = 0) -> tuple[list[ChatToolCallDelta], bool]:
@@ -304,8 +245,9 @@ class _ChatUnwrappers:
         return self._protocol.usage
 
     def text(self) -> str:
-        """All content text of choice 0 so far."""
-        return "".join(self._protocol.text)
+        """All text of choice 0 so far: its content, or its audio transcript when it has no content."""
+        protocol = self._protocol
+        return "".join(protocol.text or protocol.transcript)
 
     def _choices(self) -> list[ChunkChoice]:
         event = self._current
@@ -318,7 +260,7 @@ class _ChatUnwrappers:
         return None
 
 
-class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent]):
+class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent, ChatProtocol]):
     """A scanner of chat completion chunks over any iterable of bytes; its text is choice 0's content."""
 
     def __init__(
@@ -328,21 +270,21 @@ class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent]):
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._protocol = ChatProtocol()
-        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
+        super().__init__(chunks, ChatProtocol(), on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
-        cls, chunks: Iterable[bytes], *, on_close: Callable[[], object] | None = None
+        cls,
+        chunks: Iterable[bytes],
+        *,
+        on_close: Callable[[], object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> ChatStream:
         """A chat stream over any iterable of bytes."""
-        return cls(chunks, on_close=on_close)
-
-    def _text_delta(self) -> tuple[str, bool]:
-        return self.content_delta()
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
 
 
-class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent]):
+class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent, ChatProtocol]):
     """The async twin of :class:`ChatStream`."""
 
     def __init__(
@@ -352,15 +294,15 @@ class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._protocol = ChatProtocol()
-        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
+        super().__init__(chunks, ChatProtocol(), on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
-        cls, chunks: AsyncIterable[bytes], *, on_close: Callable[[], Awaitable[object] | object] | None = None
+        cls,
+        chunks: AsyncIterable[bytes],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> AsyncChatStream:
         """A chat stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close)
-
-    def _text_delta(self) -> tuple[str, bool]:
-        return self.content_delta()
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size)

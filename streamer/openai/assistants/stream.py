@@ -1,21 +1,22 @@
 """``RunStream`` and ``AsyncRunStream``: scanners of typed Assistants v2 events.
 
-The pure part, :class:`RunState`, turns SSE events into typed events, keeps the snapshots and
-decides how the stream ends; the sync and async scanners only move bytes into it.
+The pure part, :class:`RunProtocol`, turns SSE events into typed events, keeps the snapshots and
+decides how the stream ends; the scanners run it on the typed-stream core shared with chat and
+responses. Submitting tool outputs is the protocol's continuation hook: the run's follow-up
+stream is read as the next segment of the same stream.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any
 
 from attrs import define, field
 
-from .. import sse
-from ..errors import StreamAPIError, ToolOutputsNotExpected, UnexpectedEOF
-from ..reader import TextReader
-from ..scanner import AsyncScanner, Scanner
+from ... import sse
+from ...errors import StreamAPIError, StreamError, ToolOutputsNotExpected, UnexpectedEOF
+from .._core import AsyncTypedStream, TypedStream
+from .._deltas import api_error
 from .events import (
     AssistantEvent,
     DoneEvent,
@@ -34,7 +35,7 @@ from .models import ErrorObject, Message, MessageDeltaEvent, RequiredActionFunct
 from .models import RunStepDeltaEvent as RunStepDeltaData
 from .snapshots import Snapshots
 
-__all__ = ["AsyncRunStream", "RunState", "RunStream"]
+__all__ = ["AsyncRunStream", "RunProtocol", "RunState", "RunStream"]
 
 ToolOutputs = list[dict[str, Any]]
 Continuation = Callable[[str, str, ToolOutputs], Iterable[bytes]]
@@ -42,11 +43,11 @@ AsyncContinuation = Callable[[str, str, ToolOutputs], Awaitable[AsyncIterable[by
 
 
 @define(slots=True)
-class RunState:
+class RunProtocol:
     """Sans-IO core of a run stream: SSE events in, typed events out, snapshots kept."""
 
     snapshots: Snapshots = field(factory=Snapshots)
-    #: The position the next event gets (counted across tool-output continuations).
+    #: The position of the next event (counted across tool-output continuations).
     index: int = 0
     last: AssistantEvent | None = None
     run: Run | None = None
@@ -54,11 +55,12 @@ class RunState:
     pending_action: tuple[str, str] | None = None
     #: Tool outputs were submitted: the segment's ``done`` is not the end of the stream.
     continuing: bool = False
+    done: bool = False
+    error: StreamAPIError | None = None
 
     def accept(self, raw: sse.Event) -> AssistantEvent:
-        """Decode one SSE event and fold it into the state (raises DecodeError)."""
+        """Decode one SSE event and fold it into the state (raises DecodeError or ShapeError)."""
         event, payload = decode_with_payload(raw, self.index)
-        self.index += 1
         snapshots = self.snapshots
         if isinstance(event, ThreadMessageDelta):
             if payload is None:  # plain text blocks, already checked by the decoder
@@ -77,8 +79,33 @@ class RunState:
             snapshots.message_done(payload)
         elif isinstance(event, MessageEvent):
             snapshots.message_created(payload)
+        elif isinstance(event, DoneEvent):
+            self.done = True
+        elif isinstance(event, ErrorEvent):
+            self.error = api_error(payload, self.index)
+        self.index += 1
         self.last = event
         return event
+
+    def event_name(self, raw: sse.Event) -> str:
+        """The SSE event name."""
+        return raw.event
+
+    def finished(self) -> bool:
+        """True once ``done`` arrived."""
+        return self.done
+
+    def continues(self) -> bool:
+        """At ``done``: True (once) if tool outputs were submitted, so a follow-up segment comes."""
+        if self.continuing:
+            self.continuing = False
+            self.done = False
+            return True
+        return False
+
+    def failure(self) -> StreamError | None:
+        """The error of an ``error`` event (flat or nested fields), once it arrived."""
+        return self.error
 
     def submit(self) -> tuple[str, str]:
         """Record that tool outputs are being submitted; returns (thread_id, run_id)."""
@@ -91,17 +118,6 @@ class RunState:
         self.pending_action = None
         self.continuing = True
         return ids
-
-    def continues_after_done(self) -> bool:
-        """At ``done``: True (once) if tool outputs were submitted, so a follow-up stream comes next."""
-        if self.continuing:
-            self.continuing = False
-            return True
-        return False
-
-    def error_for(self, event: ErrorEvent) -> StreamAPIError:
-        """The error an ``error`` event ends the stream with."""
-        return StreamAPIError(event.data.code, event.data.message, index=event.index)
 
     def eof_error(self, truncated: bool) -> UnexpectedEOF:
         """The error for bytes that ended before ``done``."""
@@ -118,19 +134,27 @@ class RunState:
         return f"#{self.last.index} {self.last.name!r}"
 
 
+#: The name this protocol had before the three kinds shared one core.
+RunState = RunProtocol
+
+
 class _Unwrappers:
     """The Go-style ``(value, ok)`` helpers, shared by the sync and async run streams."""
 
-    _state: RunState
+    _protocol: RunProtocol
     _current: Any
 
-    def message_delta_text(self) -> tuple[str, bool]:
-        """The text of the current event if it is a message delta carrying text."""
+    def text_delta(self) -> tuple[str, bool]:
+        """The text the current event adds, if it is a message delta carrying text."""
         event = self._current
         if isinstance(event, ThreadMessageDelta) and event.data.delta is not None:
             text = event.data.delta.text()
             return text, bool(text)
         return "", False
+
+    def message_delta_text(self) -> tuple[str, bool]:
+        """Alias of :meth:`text_delta`, the name this kind used first."""
+        return self.text_delta()
 
     def message_delta(self) -> tuple[MessageDeltaEvent | None, bool]:
         """The current event's data if it is ``thread.message.delta``."""
@@ -168,26 +192,26 @@ class _Unwrappers:
 
     def current_message(self) -> Message | None:
         """The message being written, assembled from its deltas so far."""
-        return self._state.snapshots.current_message()
+        return self._protocol.snapshots.current_message()
 
     def current_run_step(self) -> RunStep | None:
         """The run step in progress, with tool call arguments assembled so far."""
-        return self._state.snapshots.current_run_step()
+        return self._protocol.snapshots.current_run_step()
 
     def final_run(self) -> Run | None:
         """The run as of its most recent event."""
-        return self._state.run
+        return self._protocol.run
 
     def final_messages(self) -> list[Message]:
         """The messages that completed, in order."""
-        return self._state.snapshots.final_messages()
+        return self._protocol.snapshots.final_messages()
 
     def text(self) -> str:
         """All message text streamed so far."""
-        return self._state.snapshots.text()
+        return self._protocol.snapshots.text()
 
 
-class RunStream(_Unwrappers, Scanner[AssistantEvent]):
+class RunStream(_Unwrappers, TypedStream[AssistantEvent, RunProtocol]):
     """A scanner of typed Assistants v2 events over any iterable of bytes.
 
     It ends cleanly only at ``done``; bytes that end before it set ``err()`` to
@@ -201,13 +225,10 @@ class RunStream(_Unwrappers, Scanner[AssistantEvent]):
         *,
         on_close: Callable[[], object] | None = None,
         continuation: Continuation | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._state = RunState()
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._follow_up: Iterator[bytes] | None = None
         self._continuation = continuation
-        self._on_close_user = on_close
-        super().__init__(self._events(), on_close=self._release_sources)
+        super().__init__(chunks, RunProtocol(), on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -216,37 +237,10 @@ class RunStream(_Unwrappers, Scanner[AssistantEvent]):
         *,
         on_close: Callable[[], object] | None = None,
         continuation: Continuation | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> RunStream:
         """A run stream over any iterable of bytes (a file, a recording, an HTTP body)."""
-        return cls(chunks, on_close=on_close, continuation=continuation)
-
-    def _events(self) -> Iterator[AssistantEvent]:
-        state = self._state
-        while True:
-            decoder = sse.Decoder()
-            for chunk in self._chunks:
-                for raw in decoder.feed(chunk):
-                    event = state.accept(raw)
-                    if isinstance(event, DoneEvent):
-                        if state.continues_after_done() and self._follow_up is not None:
-                            self._switch()
-                            break
-                        yield event
-                        return
-                    yield event
-                    if isinstance(event, ErrorEvent):
-                        raise state.error_for(event)
-                else:
-                    continue
-                break
-            else:
-                decoder.close()
-                raise state.eof_error(decoder.truncated)
-
-    def _switch(self) -> None:
-        assert self._follow_up is not None
-        _close_quietly(self._chunks)
-        self._chunks, self._follow_up = self._follow_up, None
+        return cls(chunks, on_close=on_close, continuation=continuation, max_event_size=max_event_size)
 
     def submit_tool_outputs(self, outputs: ToolOutputs) -> None:
         """Answer the pending ``requires_action``; the stream goes on with the run's follow-up events."""
@@ -255,33 +249,11 @@ class RunStream(_Unwrappers, Scanner[AssistantEvent]):
                 "this RunStream has no way to submit tool outputs (it was not opened by a Client); "
                 "submit them yourself and open a new stream"
             )
-        thread_id, run_id = self._state.submit()
+        thread_id, run_id = self._protocol.submit()
         self._follow_up = iter(self._continuation(thread_id, run_id, outputs))
 
-    def text_reader(self) -> TextReader:
-        """An ``io.RawIOBase`` of the text deltas' UTF-8 bytes; closing it closes the stream."""
-        return TextReader(self._text_pieces(), on_close=self.close)
 
-    def _text_pieces(self) -> Iterator[str]:
-        while self.next():
-            text, ok = self.message_delta_text()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    def _release_sources(self) -> None:
-        try:
-            _close_quietly(self._chunks)
-            if self._follow_up is not None:
-                _close_quietly(self._follow_up)
-        finally:
-            if self._on_close_user is not None:
-                self._on_close_user()
-
-
-class AsyncRunStream(_Unwrappers, AsyncScanner[AssistantEvent]):
+class AsyncRunStream(_Unwrappers, AsyncTypedStream[AssistantEvent, RunProtocol]):
     """The async twin of :class:`RunStream`, over any async iterable of bytes."""
 
     def __init__(
@@ -290,13 +262,10 @@ class AsyncRunStream(_Unwrappers, AsyncScanner[AssistantEvent]):
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         continuation: AsyncContinuation | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._state = RunState()
-        self._chunks: AsyncIterator[bytes] = aiter(chunks)
-        self._follow_up: AsyncIterator[bytes] | None = None
         self._continuation = continuation
-        self._on_close_user = on_close
-        super().__init__(self._events(), on_close=self._release_sources)
+        super().__init__(chunks, RunProtocol(), on_close=on_close, max_event_size=max_event_size)
 
     @classmethod
     def from_chunks(
@@ -305,34 +274,10 @@ class AsyncRunStream(_Unwrappers, AsyncScanner[AssistantEvent]):
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         continuation: AsyncContinuation | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> AsyncRunStream:
         """A run stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close, continuation=continuation)
-
-    async def _events(self) -> AsyncIterator[AssistantEvent]:
-        state = self._state
-        while True:
-            decoder = sse.Decoder()
-            switched = False
-            async for chunk in self._chunks:
-                for raw in decoder.feed(chunk):
-                    event = state.accept(raw)
-                    if isinstance(event, DoneEvent):
-                        if state.continues_after_done() and self._follow_up is not None:
-                            await _aclose_quietly(self._chunks)
-                            self._chunks, self._follow_up = self._follow_up, None
-                            switched = True
-                            break
-                        yield event
-                        return
-                    yield event
-                    if isinstance(event, ErrorEvent):
-                        raise state.error_for(event)
-                if switched:
-                    break
-            if not switched:
-                decoder.close()
-                raise state.eof_error(decoder.truncated)
+        return cls(chunks, on_close=on_close, continuation=continuation, max_event_size=max_event_size)
 
     async def submit_tool_outputs(self, outputs: ToolOutputs) -> None:
         """Answer the pending ``requires_action``; the stream goes on with the run's follow-up events."""
@@ -341,38 +286,5 @@ class AsyncRunStream(_Unwrappers, AsyncScanner[AssistantEvent]):
                 "this AsyncRunStream has no way to submit tool outputs (it was not opened by an "
                 "AsyncClient); submit them yourself and open a new stream"
             )
-        thread_id, run_id = self._state.submit()
+        thread_id, run_id = self._protocol.submit()
         self._follow_up = aiter(await self._continuation(thread_id, run_id, outputs))
-
-    async def text_deltas(self) -> AsyncIterator[str]:
-        """Yield each text delta as it arrives; raises the stream's error at the end."""
-        while await self.next():
-            text, ok = self.message_delta_text()
-            if ok:
-                yield text
-        error = self.err()
-        if error is not None:
-            raise error
-
-    async def _release_sources(self) -> None:
-        try:
-            await _aclose_quietly(self._chunks)
-            if self._follow_up is not None:
-                await _aclose_quietly(self._follow_up)
-        finally:
-            if self._on_close_user is not None:
-                result = self._on_close_user()
-                if inspect.isawaitable(result):
-                    await result
-
-
-def _close_quietly(chunks: object) -> None:
-    close = getattr(chunks, "close", None)
-    if close is not None:
-        close()
-
-
-async def _aclose_quietly(chunks: object) -> None:
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()

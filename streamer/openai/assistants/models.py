@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from attrs import define
 
-from ._build import Model
+from .._build import Model
 
 __all__ = [
     "CodeInterpreter",

@@ -1,30 +1,20 @@
-"""Responses API streams: one typed class per streaming event, and the ``ResponseStream`` scanner.
+"""The Responses API stream events: one typed class per event type, and ``EVENTS`` to find them.
 
 Every event is a flat object with a ``type`` (also its SSE event name) and a ``sequence_number``.
-The stream ends cleanly after ``response.completed``, ``response.failed`` or ``response.incomplete``
-(check ``final_response().status``); bytes that stop before one of those are an ``UnexpectedEOF``,
-and an ``error`` event ends it with ``StreamAPIError``. Event types this version does not know
-arrive as ``UnknownEvent``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 
 from attrs import define, field
 
-from .. import sse
-from ..errors import DecodeError, StreamAPIError, StreamError, UnexpectedEOF
-from ._build import Model, ShapeError, build
-from ._typed import AsyncTypedStream, TypedStream
-from .events import UnknownEvent
+from ... import sse
+from .._build import Model
 
 __all__ = [
-    "AsyncResponseStream",
+    "EVENTS",
     "ContentPart",
-    "FunctionCallSnapshot",
     "OutputItem",
     "ResponseAudioDelta",
     "ResponseAudioDone",
@@ -42,6 +32,7 @@ __all__ = [
     "ResponseCreated",
     "ResponseCustomToolCallInputDelta",
     "ResponseCustomToolCallInputDone",
+    "ResponseError",
     "ResponseErrorEvent",
     "ResponseEvent",
     "ResponseFailed",
@@ -70,7 +61,6 @@ __all__ = [
     "ResponseOutputTextAnnotationAdded",
     "ResponseOutputTextDelta",
     "ResponseOutputTextDone",
-    "ResponseProtocol",
     "ResponseQueued",
     "ResponseReasoningSummaryPartAdded",
     "ResponseReasoningSummaryPartDone",
@@ -85,7 +75,6 @@ __all__ = [
     "ResponseShellCallCommandDone",
     "ResponseShellCallOutputContentDelta",
     "ResponseShellCallOutputContentDone",
-    "ResponseStream",
     "ResponseWebSearchCallCompleted",
     "ResponseWebSearchCallInProgress",
     "ResponseWebSearchCallSearching",
@@ -289,13 +278,24 @@ class ResponseCreated(ResponseEvent):
 
 
 @define(frozen=True, slots=True)
+class ResponseError(Model):
+    """The error object an ``error`` event nests under ``error`` (real servers send this shape)."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+
+
+@define(frozen=True, slots=True)
 class ResponseErrorEvent(ResponseEvent):
-    """``error``."""
+    """``error``: its fields flat, or nested under ``error`` (see :class:`ResponseError`)."""
 
     event: ClassVar[str] = "error"
     code: str | None = None
     message: str | None = None
     param: str | None = None
+    error: ResponseError | None = None
 
 
 @define(frozen=True, slots=True)
@@ -384,7 +384,7 @@ class ResponseShellCallOutputContentDelta(ResponseEvent):
     output_index: int | None = None
     item_id: str | None = None
     command_index: int | None = None
-    delta: str | None = None
+    delta: dict[str, Any] | None = None
 
 
 @define(frozen=True, slots=True)
@@ -738,206 +738,3 @@ class ResponseCustomToolCallInputDone(ResponseEvent):
 
 #: Event type -> class, for every event type of the Responses API stream.
 EVENTS: dict[str, type[ResponseEvent]] = {cls.event: cls for cls in ResponseEvent.__subclasses__()}
-_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
-_LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued", *_TERMINAL})
-
-
-@define(frozen=True, slots=True)
-class FunctionCallSnapshot:
-    """A function call of the output, with its arguments assembled so far."""
-
-    item_id: str
-    call_id: str | None
-    name: str | None
-    arguments: str
-
-    def parsed_arguments(self) -> Any:
-        """The arguments decoded as JSON (raises ``json.JSONDecodeError`` if the model wrote bad JSON)."""
-        return json.loads(self.arguments)
-
-
-@define(slots=True)
-class ResponseProtocol:
-    """Sans-IO core of a Responses stream: decoding, snapshots, the end rule."""
-
-    index: int = 0
-    response: ResponseObject | None = None
-    terminal: bool = False
-    error: StreamAPIError | None = None
-    last: ResponseEvent | UnknownEvent | None = None
-    text: list[str] = field(factory=list)
-    calls: dict[str, dict[str, Any]] = field(factory=dict)
-
-    def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
-        """Decode one SSE event and fold it into the snapshots."""
-        name = raw.event
-        try:
-            payload = json.loads(raw.data)
-        except ValueError as exc:
-            if name not in EVENTS and name != "message":
-                return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
-            raise DecodeError(name, self.index, raw.data, f"invalid JSON ({exc})") from None
-        if name == "message" and isinstance(payload, dict) and isinstance(payload.get("type"), str):
-            name = payload["type"]  # a server that sends no `event:` lines
-        cls = EVENTS.get(name)
-        if cls is None:
-            return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
-        try:
-            event = build(cls, payload, "data", raw=raw, index=self.index)
-        except ShapeError as exc:
-            raise DecodeError(name, self.index, raw.data, f"unexpected shape at {exc}") from None
-        self._fold(event)
-        return self._keep(event)
-
-    def _keep(self, event: ResponseEvent | UnknownEvent) -> ResponseEvent | UnknownEvent:
-        self.index += 1
-        self.last = event
-        return event
-
-    def _fold(self, event: ResponseEvent) -> None:
-        if isinstance(event, ResponseOutputTextDelta) and event.delta:
-            self.text.append(event.delta)
-        elif isinstance(event, (ResponseOutputItemAdded, ResponseOutputItemDone)):
-            item = event.item
-            if item is not None and item.type == "function_call" and item.id:
-                call = self.calls.setdefault(item.id, {"call_id": None, "name": None, "arguments": []})
-                call["call_id"] = item.call_id or call["call_id"]
-                call["name"] = item.name or call["name"]
-                if isinstance(event, ResponseOutputItemDone) and item.arguments is not None:
-                    call["arguments"] = [item.arguments]
-        elif isinstance(event, ResponseFunctionCallArgumentsDelta) and event.item_id and event.delta:
-            call = self.calls.setdefault(event.item_id, {"call_id": None, "name": None, "arguments": []})
-            call["arguments"].append(event.delta)
-        elif (
-            isinstance(event, ResponseFunctionCallArgumentsDone)
-            and event.item_id
-            and event.arguments is not None
-        ):
-            call = self.calls.setdefault(event.item_id, {"call_id": None, "name": None, "arguments": []})
-            call["arguments"] = [event.arguments]
-        elif isinstance(event, ResponseErrorEvent):
-            self.error = StreamAPIError(event.code, event.message, index=event.index)
-        if event.event in _LIFECYCLE:
-            self.response = getattr(event, "response", None) or self.response
-            self.terminal = self.terminal or event.event in _TERMINAL
-
-    def finished(self) -> bool:
-        """True once the response completed, failed or ended incomplete."""
-        return self.terminal
-
-    def failure(self) -> StreamError | None:
-        """The error of an ``error`` event, if one arrived."""
-        return self.error
-
-    def eof_error(self, truncated: bool) -> StreamError:
-        """Bytes that ended before the response's final event."""
-        where = "in the middle of an event" if truncated else "between events"
-        last = "none" if self.last is None else f"#{self.last.index} {self.last.name!r}"
-        return UnexpectedEOF(
-            f"the response stream ended {where} before response.completed, .failed or .incomplete, "
-            f"after {self.index} events (the last was {last}); the answer may be incomplete"
-        )
-
-
-class _ResponseUnwrappers:
-    """The ``(value, ok)`` helpers and snapshots, shared by the sync and async response streams."""
-
-    _protocol: ResponseProtocol
-    _current: Any
-
-    def output_text_delta(self) -> tuple[str, bool]:
-        """The text of the current event if it is ``response.output_text.delta``."""
-        event = self._current
-        if isinstance(event, ResponseOutputTextDelta) and event.delta:
-            return event.delta, True
-        return "", False
-
-    def refusal_delta(self) -> tuple[str, bool]:
-        """The text of the current event if it is ``response.refusal.delta``."""
-        event = self._current
-        if isinstance(event, ResponseRefusalDelta) and event.delta:
-            return event.delta, True
-        return "", False
-
-    def function_call_arguments_delta(self) -> tuple[str, bool]:
-        """The arguments piece of the current event if it is ``response.function_call_arguments.delta``."""
-        event = self._current
-        if isinstance(event, ResponseFunctionCallArgumentsDelta) and event.delta is not None:
-            return event.delta, True
-        return "", False
-
-    def reasoning_summary_delta(self) -> tuple[str, bool]:
-        """The text of the current event if it is ``response.reasoning_summary_text.delta``."""
-        event = self._current
-        if isinstance(event, ResponseReasoningSummaryTextDelta) and event.delta:
-            return event.delta, True
-        return "", False
-
-    def response(self) -> tuple[ResponseObject | None, bool]:
-        """The response the current event carries, if it is a lifecycle event."""
-        event = self._current
-        value = getattr(event, "response", None)
-        return (value, True) if isinstance(value, ResponseObject) else (None, False)
-
-    def final_response(self) -> ResponseObject | None:
-        """The response as of its most recent lifecycle event."""
-        return self._protocol.response
-
-    def function_calls(self) -> list[FunctionCallSnapshot]:
-        """The function calls of the output, with their arguments assembled so far."""
-        return [
-            FunctionCallSnapshot(item_id, call["call_id"], call["name"], "".join(call["arguments"]))
-            for item_id, call in self._protocol.calls.items()
-        ]
-
-    def text(self) -> str:
-        """All output text so far."""
-        return "".join(self._protocol.text)
-
-
-class ResponseStream(_ResponseUnwrappers, TypedStream[ResponseEvent | UnknownEvent]):
-    """A scanner of typed Responses API events over any iterable of bytes; its text is the output text."""
-
-    def __init__(
-        self,
-        chunks: Iterable[bytes],
-        *,
-        on_close: Callable[[], object] | None = None,
-        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
-    ) -> None:
-        self._protocol = ResponseProtocol()
-        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
-
-    @classmethod
-    def from_chunks(
-        cls, chunks: Iterable[bytes], *, on_close: Callable[[], object] | None = None
-    ) -> ResponseStream:
-        """A response stream over any iterable of bytes."""
-        return cls(chunks, on_close=on_close)
-
-    def _text_delta(self) -> tuple[str, bool]:
-        return self.output_text_delta()
-
-
-class AsyncResponseStream(_ResponseUnwrappers, AsyncTypedStream[ResponseEvent | UnknownEvent]):
-    """The async twin of :class:`ResponseStream`."""
-
-    def __init__(
-        self,
-        chunks: AsyncIterable[bytes],
-        *,
-        on_close: Callable[[], Awaitable[object] | object] | None = None,
-        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
-    ) -> None:
-        self._protocol = ResponseProtocol()
-        super().__init__(chunks, self._protocol, on_close=on_close, max_event_size=max_event_size)
-
-    @classmethod
-    def from_chunks(
-        cls, chunks: AsyncIterable[bytes], *, on_close: Callable[[], Awaitable[object] | object] | None = None
-    ) -> AsyncResponseStream:
-        """A response stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close)
-
-    def _text_delta(self) -> tuple[str, bool]:
-        return self.output_text_delta()

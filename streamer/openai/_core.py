@@ -1,0 +1,266 @@
+"""The one loop every typed OpenAI stream runs: SSE events in, typed events out, one ending rule.
+
+A stream kind supplies a sans-IO :class:`StreamProtocol` (``RunProtocol``, ``ChatProtocol``,
+``ResponseProtocol``): it decodes an SSE event, says when the stream is over, which error an
+in-band error event ends it with, what a premature end means, and whether the end marker is
+followed by another segment (a run continued with tool outputs). :class:`TypedStream` and
+:class:`AsyncTypedStream` only move bytes through it; a wrong shape anywhere in the protocol's
+work becomes a :class:`~streamer.errors.DecodeError` here, in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, Generic, Protocol, TypeVar
+
+from .. import sse
+from ..errors import DecodeError, ProtocolError, StreamError, UsageError
+from ..reader import TextReader
+from ..scanner import AsyncScanner, Scanner
+from ._build import ShapeError
+from ._deltas import aclose_quietly, close_quietly
+
+__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "loads"]
+
+E = TypeVar("E", covariant=True)
+T = TypeVar("T")
+P = TypeVar("P", bound="StreamProtocol[Any]")
+
+
+class StreamProtocol(Protocol[E]):
+    """What a typed stream kind knows about its wire (pure: no I/O)."""
+
+    #: The position of the event being accepted (events already handed out, over all segments).
+    index: int
+
+    def accept(self, raw: sse.Event) -> E | None:
+        """Decode one SSE event and fold it into the snapshots (None: a marker not handed out).
+
+        May raise ``DecodeError`` or ``ShapeError`` (the core names the event for it).
+        """
+
+    def event_name(self, raw: sse.Event) -> str:
+        """The name of ``raw`` for error messages."""
+
+    def finished(self) -> bool:
+        """True once the stream's own end marker has arrived."""
+
+    def continues(self) -> bool:
+        """At the end marker: True (once) if a follow-up segment comes, as after tool outputs."""
+
+    def failure(self) -> StreamError | None:
+        """The error the last accepted event ends the stream with (an in-band error), if any."""
+
+    def eof_error(self, truncated: bool) -> StreamError:
+        """The error for bytes that end before the end marker."""
+
+
+def loads(name: str, index: int, data: str) -> Any:
+    """Parse an event's JSON data; invalid JSON is a :class:`DecodeError` naming the event."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise DecodeError(name, index, data, f"invalid JSON ({exc})") from None
+
+
+def _decode_error(protocol: StreamProtocol[Any], raw: sse.Event, exc: Exception) -> DecodeError:
+    """The DecodeError for an exception raised while accepting ``raw``."""
+    name, index = protocol.event_name(raw), protocol.index
+    if isinstance(exc, ShapeError):
+        return DecodeError(name, index, raw.data, f"unexpected shape at {exc}", path=exc.path)
+    if isinstance(exc, RecursionError):
+        return DecodeError(name, index, raw.data, "the JSON is nested too deeply to decode")
+    return DecodeError(name, index, raw.data, f"unexpected shape ({type(exc).__name__}: {exc})")
+
+
+# A wrong shape that slipped past the model checks still ends the stream as a DecodeError.
+_SHAPE_FAULTS = (ShapeError, RecursionError, TypeError, AttributeError, IndexError, KeyError, ValueError)
+
+
+def _not_bytes(chunk: object) -> ProtocolError:
+    return ProtocolError(
+        f"the byte source yielded a {type(chunk).__name__}, not bytes; a stream reads chunks of bytes "
+        "(decode nothing yourself, and open text files in binary mode)"
+    )
+
+
+def _iterate(chunks: Iterable[bytes], owner: str) -> Iterator[bytes]:
+    if isinstance(chunks, (bytes, bytearray, str)):
+        raise UsageError(
+            f"{owner} takes an iterable of bytes chunks, not one {type(chunks).__name__}; wrap it: [data]"
+        )
+    try:
+        return iter(chunks)
+    except TypeError:
+        raise UsageError(f"{owner} takes an iterable of bytes chunks, not {type(chunks).__name__}") from None
+
+
+def _aiterate(chunks: AsyncIterable[bytes], owner: str) -> AsyncIterator[bytes]:
+    try:
+        return aiter(chunks)
+    except TypeError:
+        raise UsageError(
+            f"{owner} takes an async iterable of bytes chunks, not {type(chunks).__name__}"
+        ) from None
+
+
+class TypedStream(Scanner[T], Generic[T, P]):
+    """Base of the sync typed scanners: a protocol over bytes, sources closed, the text vocabulary.
+
+    Subclasses give ``text_delta()``; ``text_reader()`` and ``text()`` build on it and the protocol.
+    """
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        protocol: P,
+        *,
+        on_close: Callable[[], object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        self._chunks = _iterate(chunks, type(self).__name__)
+        self._follow_up: Iterator[bytes] | None = None
+        self._protocol = protocol
+        self._max_event_size = max_event_size
+        self._user_close = on_close
+        sse.Decoder(max_event_size)  # a bad limit is a usage error now, not an err() later
+        super().__init__(self._events(), on_close=self._release_sources)
+
+    def _events(self) -> Iterator[T]:
+        protocol = self._protocol
+        while True:
+            decoder = sse.Decoder(self._max_event_size)
+            for chunk in self._chunks:
+                if not isinstance(chunk, (bytes, bytearray)):
+                    raise _not_bytes(chunk)
+                for raw in decoder.feed(chunk):
+                    try:
+                        event = protocol.accept(raw)
+                    except _SHAPE_FAULTS as exc:
+                        raise _decode_error(protocol, raw, exc) from exc
+                    if protocol.finished():
+                        if protocol.continues() and self._follow_up is not None:
+                            break
+                        if event is not None:
+                            yield event
+                        return
+                    if event is not None:
+                        yield event
+                    failure = protocol.failure()
+                    if failure is not None:
+                        raise failure
+                else:
+                    continue
+                break
+            else:
+                decoder.close()
+                raise protocol.eof_error(decoder.truncated)
+            close_quietly(self._chunks)  # the segment ended; its follow-up takes over
+            assert self._follow_up is not None
+            self._chunks, self._follow_up = self._follow_up, None
+
+    def text_delta(self) -> tuple[str, bool]:
+        """The text the current event adds, Go style: ``(text, True)``, or ``("", False)``."""
+        raise NotImplementedError
+
+    def text_reader(self) -> TextReader:
+        """An ``io.RawIOBase`` of the streamed text as UTF-8; closing it closes the stream."""
+        return TextReader(self._pieces(), on_close=self.close)
+
+    def _pieces(self) -> Iterator[str]:
+        while self.next():
+            text, ok = self.text_delta()
+            if ok:
+                yield text
+        error = self.err()
+        if error is not None:
+            raise error
+
+    def _release_sources(self) -> None:
+        try:
+            close_quietly(self._chunks)
+            if self._follow_up is not None:
+                close_quietly(self._follow_up)
+        finally:
+            if self._user_close is not None:
+                self._user_close()
+
+
+class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
+    """The async twin of :class:`TypedStream`, with ``text_deltas()``."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterable[bytes],
+        protocol: P,
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        self._chunks = _aiterate(chunks, type(self).__name__)
+        self._follow_up: AsyncIterator[bytes] | None = None
+        self._protocol = protocol
+        self._max_event_size = max_event_size
+        self._user_close = on_close
+        sse.Decoder(max_event_size)
+        super().__init__(self._events(), on_close=self._release_sources)
+
+    async def _events(self) -> AsyncIterator[T]:
+        protocol = self._protocol
+        while True:
+            decoder = sse.Decoder(self._max_event_size)
+            switched = False
+            async for chunk in self._chunks:
+                if not isinstance(chunk, (bytes, bytearray)):
+                    raise _not_bytes(chunk)
+                for raw in decoder.feed(chunk):
+                    try:
+                        event = protocol.accept(raw)
+                    except _SHAPE_FAULTS as exc:
+                        raise _decode_error(protocol, raw, exc) from exc
+                    if protocol.finished():
+                        if protocol.continues() and self._follow_up is not None:
+                            switched = True
+                            break
+                        if event is not None:
+                            yield event
+                        return
+                    if event is not None:
+                        yield event
+                    failure = protocol.failure()
+                    if failure is not None:
+                        raise failure
+                if switched:
+                    break
+            if not switched:
+                decoder.close()
+                raise protocol.eof_error(decoder.truncated)
+            await aclose_quietly(self._chunks)
+            assert self._follow_up is not None
+            self._chunks, self._follow_up = self._follow_up, None
+
+    def text_delta(self) -> tuple[str, bool]:
+        """The text the current event adds, Go style: ``(text, True)``, or ``("", False)``."""
+        raise NotImplementedError
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        """Yield the text pieces as they arrive; raises the stream's error at the end."""
+        while await self.next():
+            text, ok = self.text_delta()
+            if ok:
+                yield text
+        error = self.err()
+        if error is not None:
+            raise error
+
+    async def _release_sources(self) -> None:
+        try:
+            await aclose_quietly(self._chunks)
+            if self._follow_up is not None:
+                await aclose_quietly(self._follow_up)
+        finally:
+            if self._user_close is not None:
+                result = self._user_close()
+                if isinstance(result, Awaitable):
+                    await result

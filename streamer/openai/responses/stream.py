@@ -1,0 +1,249 @@
+"""Responses API streams: the ``ResponseStream`` scanner.
+
+The stream ends cleanly after ``response.completed``, ``response.failed`` or ``response.incomplete``
+(check ``final_response().status``); bytes that stop before one of those are an ``UnexpectedEOF``,
+and an ``error`` event ends it with ``StreamAPIError``. Event types this version does not know
+arrive as ``UnknownEvent``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any
+
+from attrs import define, field
+
+from ... import sse
+from ...errors import StreamAPIError, StreamError, UnexpectedEOF
+from .._build import build
+from .._core import AsyncTypedStream, TypedStream, loads
+from .._deltas import ToolCalls, api_error
+from ..assistants.events import UnknownEvent
+from .events import (
+    EVENTS,
+    ResponseErrorEvent,
+    ResponseEvent,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    ResponseObject,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ResponseReasoningSummaryTextDelta,
+    ResponseRefusalDelta,
+)
+
+__all__ = ["AsyncResponseStream", "FunctionCallSnapshot", "ResponseProtocol", "ResponseStream"]
+
+_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
+_LIFECYCLE = frozenset({"response.created", "response.in_progress", "response.queued", *_TERMINAL})
+
+
+@define(frozen=True, slots=True)
+class FunctionCallSnapshot:
+    """A function call of the output, with its arguments assembled so far."""
+
+    item_id: str
+    call_id: str | None
+    name: str | None
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded as JSON (raises ``json.JSONDecodeError`` if the model wrote bad JSON)."""
+        return json.loads(self.arguments)
+
+
+@define(slots=True)
+class ResponseProtocol:
+    """Sans-IO core of a Responses stream: decoding, snapshots, the end rule."""
+
+    index: int = 0
+    response: ResponseObject | None = None
+    terminal: bool = False
+    error: StreamAPIError | None = None
+    last: ResponseEvent | UnknownEvent | None = None
+    text: list[str] = field(factory=list)
+    calls: ToolCalls[str] = field(factory=ToolCalls)
+
+    def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
+        """Decode one SSE event and fold it into the snapshots."""
+        name = raw.event
+        if name not in EVENTS and name != "message":
+            return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
+        payload = loads(name, self.index, raw.data)
+        if name == "message" and isinstance(payload, dict) and isinstance(payload.get("type"), str):
+            name = payload["type"]  # a server that sends no `event:` lines
+        cls = EVENTS.get(name)
+        if cls is None:
+            return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
+        event = build(cls, payload, "data", raw=raw, index=self.index)
+        self._fold(event, payload)
+        return self._keep(event)
+
+    def _keep(self, event: ResponseEvent | UnknownEvent) -> ResponseEvent | UnknownEvent:
+        self.index += 1
+        self.last = event
+        return event
+
+    def _fold(self, event: ResponseEvent, payload: dict[str, Any]) -> None:
+        if isinstance(event, ResponseOutputTextDelta):
+            if event.delta:
+                self.text.append(event.delta)
+        elif isinstance(event, (ResponseOutputItemAdded, ResponseOutputItemDone)):
+            item = event.item
+            if item is not None and item.type == "function_call" and item.id:
+                done = isinstance(event, ResponseOutputItemDone)
+                self.calls.add(
+                    item.id,
+                    id=item.call_id,
+                    name=item.name,
+                    arguments=item.arguments if done else None,
+                    complete=True,
+                )
+        elif isinstance(event, ResponseFunctionCallArgumentsDelta):
+            if event.item_id and event.delta:
+                self.calls.add(event.item_id, arguments=event.delta)
+        elif isinstance(event, ResponseFunctionCallArgumentsDone):
+            if event.item_id and event.arguments is not None:
+                self.calls.add(event.item_id, arguments=event.arguments, complete=True)
+        elif isinstance(event, ResponseErrorEvent):
+            self.error = api_error(payload, self.index)
+        if event.event in _LIFECYCLE:
+            self.response = getattr(event, "response", None) or self.response
+            self.terminal = self.terminal or event.event in _TERMINAL
+
+    def event_name(self, raw: sse.Event) -> str:
+        """The SSE event name."""
+        return raw.event
+
+    def finished(self) -> bool:
+        """True once the response completed, failed or ended incomplete."""
+        return self.terminal
+
+    def continues(self) -> bool:
+        """A response stream has one segment."""
+        return False
+
+    def failure(self) -> StreamError | None:
+        """The error of an ``error`` event, if one arrived."""
+        return self.error
+
+    def eof_error(self, truncated: bool) -> StreamError:
+        """Bytes that ended before the response's final event."""
+        where = "in the middle of an event" if truncated else "between events"
+        last = "none" if self.last is None else f"#{self.last.index} {self.last.name!r}"
+        return UnexpectedEOF(
+            f"the response stream ended {where} before response.completed, .failed or .incomplete, "
+            f"after {self.index} events (the last was {last}); the answer may be incomplete"
+        )
+
+
+class _ResponseUnwrappers:
+    """The ``(value, ok)`` helpers and snapshots, shared by the sync and async response streams."""
+
+    _protocol: ResponseProtocol
+    _current: Any
+
+    def text_delta(self) -> tuple[str, bool]:
+        """The text the current event adds, if it is ``response.output_text.delta``."""
+        event = self._current
+        if isinstance(event, ResponseOutputTextDelta) and event.delta:
+            return event.delta, True
+        return "", False
+
+    def output_text_delta(self) -> tuple[str, bool]:
+        """Alias of :meth:`text_delta`, the name of the event it reads."""
+        return self.text_delta()
+
+    def refusal_delta(self) -> tuple[str, bool]:
+        """The text of the current event if it is ``response.refusal.delta``."""
+        event = self._current
+        if isinstance(event, ResponseRefusalDelta) and event.delta:
+            return event.delta, True
+        return "", False
+
+    def function_call_arguments_delta(self) -> tuple[str, bool]:
+        """The arguments piece of the current event if it is ``response.function_call_arguments.delta``."""
+        event = self._current
+        if isinstance(event, ResponseFunctionCallArgumentsDelta) and event.delta is not None:
+            return event.delta, True
+        return "", False
+
+    def reasoning_summary_delta(self) -> tuple[str, bool]:
+        """The text of the current event if it is ``response.reasoning_summary_text.delta``."""
+        event = self._current
+        if isinstance(event, ResponseReasoningSummaryTextDelta) and event.delta:
+            return event.delta, True
+        return "", False
+
+    def response(self) -> tuple[ResponseObject | None, bool]:
+        """The response the current event carries, if it is a lifecycle event."""
+        event = self._current
+        value = getattr(event, "response", None)
+        return (value, True) if isinstance(value, ResponseObject) else (None, False)
+
+    def final_response(self) -> ResponseObject | None:
+        """The response as of its most recent lifecycle event."""
+        return self._protocol.response
+
+    def function_calls(self) -> list[FunctionCallSnapshot]:
+        """The function calls of the output, with their arguments assembled so far."""
+        return [
+            FunctionCallSnapshot(item_id, call.id, call.name, call.text())
+            for item_id, call in self._protocol.calls.calls.items()
+        ]
+
+    def text(self) -> str:
+        """All output text so far."""
+        return "".join(self._protocol.text)
+
+
+class ResponseStream(_ResponseUnwrappers, TypedStream[ResponseEvent | UnknownEvent, ResponseProtocol]):
+    """A scanner of typed Responses API events over any iterable of bytes; its text is the output text."""
+
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        on_close: Callable[[], object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        super().__init__(chunks, ResponseProtocol(), on_close=on_close, max_event_size=max_event_size)
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[bytes],
+        *,
+        on_close: Callable[[], object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> ResponseStream:
+        """A response stream over any iterable of bytes."""
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
+
+
+class AsyncResponseStream(
+    _ResponseUnwrappers, AsyncTypedStream[ResponseEvent | UnknownEvent, ResponseProtocol]
+):
+    """The async twin of :class:`ResponseStream`."""
+
+    def __init__(
+        self,
+        chunks: AsyncIterable[bytes],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        super().__init__(chunks, ResponseProtocol(), on_close=on_close, max_event_size=max_event_size)
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: AsyncIterable[bytes],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+    ) -> AsyncResponseStream:
+        """A response stream over any async iterable of bytes."""
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
