@@ -84,14 +84,9 @@ def _summary(event: object) -> str:
     return ""
 
 
-def _text_delta(stream: object) -> tuple[str, bool]:
-    """The text the current event adds, whatever the kind of stream."""
-    if isinstance(stream, ChatStream):
-        return stream.content_delta()
-    if isinstance(stream, ResponseStream):
-        return stream.output_text_delta()
-    assert isinstance(stream, RunStream)
-    return stream.message_delta_text()
+def _text_delta(stream: RunStream | ChatStream | ResponseStream) -> tuple[str, bool]:
+    """The text the current event adds, whatever the kind of stream (one vocabulary)."""
+    return stream.text_delta()
 
 
 def _event_json(event: Any) -> str:
@@ -107,7 +102,7 @@ def _event_json(event: Any) -> str:
 def _cat(args: argparse.Namespace) -> int:
     """Print one line per event of an SSE stream (typed name and summary, or JSON)."""
     with _open_input(args.file) as source:
-        stream = open_stream(_chunks(source))
+        stream = open_stream(_chunks(source), max_event_size=args.max_event_size)
         while stream.next():
             event: Any = stream.event()
             if args.json:
@@ -120,7 +115,7 @@ def _cat(args: argparse.Namespace) -> int:
 def _text(args: argparse.Namespace) -> int:
     """Write only the assistant's text, flushed as each delta arrives."""
     with _open_input(args.file) as source:
-        stream = open_stream(_chunks(source))
+        stream = open_stream(_chunks(source), max_event_size=args.max_event_size)
         out = sys.stdout
         while stream.next():
             text, ok = _text_delta(stream)
@@ -136,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     """Create a thread and run on the real API and stream the answer."""
     from ..openai.client import Client
 
-    with Client(base_url=args.base_url) as client:
+    with Client(base_url=args.base_url, max_event_size=args.max_event_size) as client:
         stream = client.create_thread_and_run_stream(
             args.assistant, thread={"messages": [{"role": "user", "content": args.message}]}
         )
@@ -167,7 +162,7 @@ def _chat(args: argparse.Namespace) -> int:
     """Stream a chat completion to stdout."""
     from ..openai.client import Client
 
-    with Client(base_url=args.base_url) as client:
+    with Client(base_url=args.base_url, max_event_size=args.max_event_size) as client:
         stream = client.chat_completions_stream(
             model=args.model, messages=[{"role": "user", "content": args.message}]
         )
@@ -245,10 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cat.add_argument("file", help="a file, or - for standard input")
     cat.add_argument("--json", action="store_true", help="one JSON object per line instead")
+    _max_event_size_option(cat)
     cat.set_defaults(handler=_cat)
 
     text = commands.add_parser("text", help="write only the assistant's text, as it arrives")
     text.add_argument("file", help="a file, or - for standard input (curl -N ... | streamer text -)")
+    _max_event_size_option(text)
     text.set_defaults(handler=_text)
 
     run = commands.add_parser("run", help="create a thread and run on the API and stream the answer")
@@ -260,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("OPENAI_BASE_URL"),
         help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
     )
+    _max_event_size_option(run)
     run.set_defaults(handler=_run)
 
     chat = commands.add_parser("chat", help="stream a chat completion to stdout")
@@ -270,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("OPENAI_BASE_URL"),
         help="an OpenAI-compatible server (default: $OPENAI_BASE_URL, else the OpenAI API)",
     )
+    _max_event_size_option(chat)
     chat.set_defaults(handler=_chat)
 
     register_swim(commands)
@@ -279,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--delay", type=float, default=0.02, help="seconds between replayed chunks")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _max_event_size_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-event-size",
+        type=int,
+        default=sse.DEFAULT_MAX_EVENT_SIZE,
+        metavar="BYTES",
+        help=f"the largest SSE event accepted (default: {sse.DEFAULT_MAX_EVENT_SIZE})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

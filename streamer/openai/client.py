@@ -235,7 +235,8 @@ class Client:
         )
 
     def _run_stream(self, path: str, body: dict[str, Any]) -> RunStream:
-        return RunStream.from_chunks(self._open("POST", path, body, beta=True), continuation=self._continue)
+        chunks = self._open("POST", path, body, beta=True)
+        return RunStream(chunks, continuation=self._continue, max_event_size=self._config.max_event_size)
 
     def _continue(self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]) -> Iterator[bytes]:
         path, body = _submit_request(thread_id, run_id, outputs)
@@ -344,7 +345,7 @@ class AsyncClient:
 
     async def _run_stream(self, path: str, body: dict[str, Any]) -> AsyncRunStream:
         chunks = await self._open("POST", path, body, beta=True)
-        return AsyncRunStream.from_chunks(chunks, continuation=self._continue)
+        return AsyncRunStream(chunks, continuation=self._continue, max_event_size=self._config.max_event_size)
 
     async def _continue(
         self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]

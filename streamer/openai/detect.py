@@ -35,6 +35,16 @@ def kind_of(event: sse.Event) -> str:
     return "assistants"
 
 
+def _sniff(head: bytes) -> str:
+    """The kind of a stream whose first event cannot be decoded (too large), from its first line."""
+    line = head.lstrip(b"\xef\xbb\xbf").lstrip().split(b"\n", 1)[0]
+    if line.startswith(b"event:"):
+        return kind_of(sse.Event(line[6:].strip().decode("utf-8", "replace"), ""))
+    if line.startswith(b"data:"):
+        return "responses" if b'"type":"response.' in line.replace(b" ", b"") else "chat"
+    return "assistants"
+
+
 def open_stream(chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE) -> AnyStream:
     """Read until the first event, then return the scanner for that kind of stream.
 
@@ -51,7 +61,8 @@ def open_stream(chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MA
         try:
             events = decoder.feed(chunk)
         except (StreamError, TypeError):
-            break  # the scanner meets the same fault and reports it in err()
+            kind = _sniff(b"".join(seen))  # the scanner meets the same fault and reports it in err()
+            break
         if events:
             kind = kind_of(events[0])
             break
