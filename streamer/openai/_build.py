@@ -108,7 +108,7 @@ def _converter(hint: Any) -> Convert | None:
             kind = _kind(args[0])
             if kind is None:
                 return None
-            item = _scalar(kind)
+            return _list_of_kind(kind)
         return _list_of(item)
     if _is_model(hint):
         cls = hint
@@ -153,9 +153,15 @@ def _union(by_kind: dict[str | None, type[Model]]) -> Convert:
     return pick
 
 
-def _scalar(kind: type | tuple[type, ...]) -> Convert:
+def _list_of_kind(kind: type | tuple[type, ...]) -> Convert:
+    """A list whose items are JSON scalars or plain objects: checked, and kept as it is."""
+
     def checked(value: Any, path: str) -> Any:
-        _check(value, kind, path)
+        if type(value) is not list:
+            raise ShapeError(path, f"expected an array, got {type(value).__name__}")
+        for i, item in enumerate(value):
+            if type(item) is not kind:
+                _check(item, kind, f"{path}[{i}]")
         return value
 
     return checked

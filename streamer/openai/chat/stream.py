@@ -44,7 +44,7 @@ class _ChoiceSnapshot:
     finish_reason: str | None = None
     logprobs: list[Any] = field(factory=list)
 
-    def fold(self, delta: ChoiceDelta, path: str) -> None:
+    def fold(self, delta: ChoiceDelta, choice: int) -> None:
         if delta.role is not None:
             self.role = delta.role
         if delta.content:
@@ -53,12 +53,18 @@ class _ChoiceSnapshot:
             self.refusal.append(delta.refusal)
         if delta.audio is not None and delta.audio.transcript:
             self.transcript.append(delta.audio.transcript)
+        if delta.tool_calls:
+            self._fold_calls(delta.tool_calls, choice)
+
+    def _fold_calls(self, pieces: list[ChatToolCallDelta], choice: int) -> None:
         calls = self.tool_calls
-        for n, call in enumerate(delta.tool_calls or ()):
-            size = len(calls.calls)
-            index = (
-                size if call.index is None else check_index(call.index, size, f"{path}.tool_calls[{n}].index")
-            )
+        for n, call in enumerate(pieces):
+            index = call.index
+            if index is None:
+                index = len(calls.calls)
+            elif index not in calls.calls:
+                path = f"data.choices[{choice}].delta.tool_calls[{n}].index"
+                index = check_index(index, len(calls.calls), path)
             function = call.function
             calls.add(
                 index,
@@ -109,37 +115,33 @@ class ChatProtocol:
             chunk = event.data
             if chunk.usage is not None:
                 self.usage = chunk.usage
-            for n, choice in enumerate(chunk.choices or ()):
-                path = f"data.choices[{n}]"
-                number = self._choice_index(choice, path)
-                snapshot = self.choices.get(number)
-                if snapshot is None:
-                    snapshot = self.choices[number] = _ChoiceSnapshot()
-                delta = choice.delta
-                if delta is not None:
-                    snapshot.fold(delta, f"{path}.delta")
-                    if number == 0:
-                        if delta.content:
-                            self.text.append(delta.content)
-                        if delta.audio is not None and delta.audio.transcript:
-                            self.transcript.append(delta.audio.transcript)
-                if choice.finish_reason is not None:
-                    snapshot.finish_reason = choice.finish_reason
-                if choice.logprobs:
-                    content = choice.logprobs.get("content")
-                    if isinstance(content, list):
-                        snapshot.logprobs.extend(content)
+            if chunk.choices:
+                self._fold(chunk.choices)
         self.index += 1
         self.last = event
         return event
 
-    def _choice_index(self, choice: ChunkChoice, path: str) -> int:
-        index = choice.index
-        if index is None:
-            return 0
-        if index in self.choices:
-            return index
-        return check_index(index, len(self.choices), f"{path}.index")
+    def _fold(self, choices: list[ChunkChoice]) -> None:
+        for n, choice in enumerate(choices):
+            number = choice.index or 0
+            snapshot = self.choices.get(number)
+            if snapshot is None:
+                check_index(number, len(self.choices), f"data.choices[{n}].index")
+                snapshot = self.choices[number] = _ChoiceSnapshot()
+            delta = choice.delta
+            if delta is not None:
+                snapshot.fold(delta, n)
+                if number == 0:
+                    if delta.content:
+                        self.text.append(delta.content)
+                    elif delta.audio is not None and delta.audio.transcript:
+                        self.transcript.append(delta.audio.transcript)
+            if choice.finish_reason is not None:
+                snapshot.finish_reason = choice.finish_reason
+            if choice.logprobs:
+                content = choice.logprobs.get("content")
+                if isinstance(content, list):
+                    snapshot.logprobs.extend(content)
 
     def _decode(self, raw: sse.Event) -> ChatCompletionChunk:
         payload = loads(_CHUNK, self.index, raw.data)
