@@ -104,7 +104,8 @@ class OutputItem(Model):
     role: str | None = None
     content: list[ContentPart] | None = None
     name: str | None = None
-    arguments: str | None = None
+    #: A string for function calls; other item kinds (tool search, ...) send an object.
+    arguments: Any = None
     call_id: str | None = None
     summary: list[dict[str, Any]] | None = None
 

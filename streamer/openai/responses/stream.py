@@ -16,7 +16,7 @@ from attrs import define, field
 
 from ... import sse
 from ...errors import StreamAPIError, StreamError, UnexpectedEOF
-from .._build import build
+from .._build import ShapeError, build
 from .._core import AsyncTypedStream, TypedStream, loads
 from .._deltas import ToolCalls, api_error
 from ..assistants.events import UnknownEvent
@@ -93,14 +93,10 @@ class ResponseProtocol:
         elif isinstance(event, (ResponseOutputItemAdded, ResponseOutputItemDone)):
             item = event.item
             if item is not None and item.type == "function_call" and item.id:
-                done = isinstance(event, ResponseOutputItemDone)
-                self.calls.add(
-                    item.id,
-                    id=item.call_id,
-                    name=item.name,
-                    arguments=item.arguments if done else None,
-                    complete=True,
-                )
+                arguments = item.arguments if isinstance(event, ResponseOutputItemDone) else None
+                if arguments is not None and type(arguments) is not str:
+                    raise ShapeError("data.item.arguments", f"expected a string, got {type(arguments).__name__}")
+                self.calls.add(item.id, id=item.call_id, name=item.name, arguments=arguments, complete=True)
         elif isinstance(event, ResponseFunctionCallArgumentsDelta):
             if event.item_id and event.delta:
                 self.calls.add(event.item_id, arguments=event.delta)
