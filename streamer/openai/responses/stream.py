@@ -95,7 +95,8 @@ class ResponseProtocol:
             if item is not None and item.type == "function_call" and item.id:
                 arguments = item.arguments if isinstance(event, ResponseOutputItemDone) else None
                 if arguments is not None and type(arguments) is not str:
-                    raise ShapeError("data.item.arguments", f"expected a string, got {type(arguments).__name__}")
+                    got = type(arguments).__name__
+                    raise ShapeError("data.item.arguments", f"expected a string, got {got}")
                 self.calls.add(item.id, id=item.call_id, name=item.name, arguments=arguments, complete=True)
         elif isinstance(event, ResponseFunctionCallArgumentsDelta):
             if event.item_id and event.delta:
