@@ -21,7 +21,7 @@ from ..scanner import AsyncScanner, Scanner
 from ._build import ShapeError
 from ._deltas import aclose_quietly, close_quietly
 
-__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "loads"]
+__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "loads", "need_snapshots"]
 
 E = TypeVar("E", covariant=True)
 T = TypeVar("T")
@@ -62,6 +62,15 @@ def loads(name: str, index: int, data: str) -> Any:
         return json.loads(data)
     except ValueError as exc:
         raise DecodeError(name, index, data, f"invalid JSON ({exc})") from None
+
+
+def need_snapshots(keep: bool, accessor: str) -> None:
+    """Raise :class:`UsageError` for a snapshot ``accessor`` of a stream opened with ``snapshots=False``."""
+    if not keep:
+        raise UsageError(
+            f"{accessor}() reads the snapshots, and this stream was opened with snapshots=False "
+            "(text-only: it keeps no text, messages or tool calls); open it with snapshots=True"
+        )
 
 
 def _decode_error(protocol: StreamProtocol[Any], raw: sse.Event, exc: Exception) -> DecodeError:

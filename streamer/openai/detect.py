@@ -45,7 +45,9 @@ def _sniff(head: bytes) -> str:
     return "assistants"
 
 
-def open_stream(chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE) -> AnyStream:
+def open_stream(
+    chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE, snapshots: bool = True
+) -> AnyStream:
     """Read until the first event, then return the scanner for that kind of stream.
 
     The bytes read to decide are handed to the scanner too; nothing is lost. An empty or
@@ -69,7 +71,7 @@ def open_stream(chunks: Iterable[bytes], *, max_event_size: int = sse.DEFAULT_MA
     replay: Iterator[bytes] = itertools.chain(seen, source)
     close = getattr(source, "close", None)
     if kind == "chat":
-        return ChatStream(replay, on_close=close, max_event_size=max_event_size)
+        return ChatStream(replay, on_close=close, max_event_size=max_event_size, snapshots=snapshots)
     if kind == "responses":
-        return ResponseStream(replay, on_close=close, max_event_size=max_event_size)
-    return RunStream(replay, on_close=close, max_event_size=max_event_size)
+        return ResponseStream(replay, on_close=close, max_event_size=max_event_size, snapshots=snapshots)
+    return RunStream(replay, on_close=close, max_event_size=max_event_size, snapshots=snapshots)

@@ -575,3 +575,68 @@ def test_only_stream_errors_reach_err_on_hostile_json(data: st.DataObject) -> No
     error = stream.err()
     assert error is None or isinstance(error, StreamError), repr(error)
     stream.text()
+
+
+# --- snapshots=False: text only, for relays and pipes ----------------------------------------------
+
+
+def long_body(cls: Any, pieces_count: int) -> bytes:
+    if cls is RunStream:
+        one = ev(
+            "thread.message.delta",
+            {"id": "m", "delta": {"content": [{"index": 0, "type": "text", "text": {"value": "abcdefgh"}}]}},
+        )
+        return one * pieces_count + ev("done", "[DONE]")
+    if cls is ChatStream:
+        return chunk({"content": "abcdefgh"}) * pieces_count + b"data: [DONE]\n\n"
+    one = ev("response.output_text.delta", {"type": "response.output_text.delta", "delta": "abcdefgh"})
+    end = ev("response.completed", {"type": "response.completed", "response": {"status": "completed"}})
+    return one * pieces_count + end
+
+
+@pytest.mark.parametrize("cls", SYNC_KINDS, ids=lambda c: c.__name__)
+def test_without_snapshots_the_events_and_deltas_are_the_same(cls: Any) -> None:
+    body = BODIES[cls]
+    full, light = cls.from_chunks(pieces(body)), cls.from_chunks(pieces(body), snapshots=False)
+    deltas: dict[str, list[str]] = {"full": [], "light": []}
+    for name, stream in (("full", full), ("light", light)):
+        while stream.next():
+            text, ok = stream.text_delta()
+            if ok:
+                deltas[name].append(text)
+    assert full.err() is None and light.err() is None
+    assert deltas["light"] == deltas["full"] != []
+    assert cls.from_chunks([body], snapshots=False).text_reader().read() == full.text().encode()
+
+
+@pytest.mark.parametrize("cls", SYNC_KINDS, ids=lambda c: c.__name__)
+def test_without_snapshots_a_snapshot_accessor_is_a_usage_error(cls: Any) -> None:
+    stream = cls.from_chunks([BODIES[cls]], snapshots=False)
+    drain(stream)
+    with pytest.raises(UsageError, match="snapshots=False"):
+        stream.text()
+
+
+def test_without_snapshots_an_error_event_still_ends_the_stream() -> None:
+    body = ev("error", {"type": "error", "sequence_number": 1, "error": NESTED})
+    stream = ResponseStream.from_chunks([body], snapshots=False)
+    drain(stream)
+    assert isinstance(stream.err(), StreamAPIError) and stream.err().code == "insufficient_quota"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("cls", SYNC_KINDS, ids=lambda c: c.__name__)
+def test_without_snapshots_memory_does_not_grow_with_the_text(cls: Any) -> None:
+    body = long_body(cls, 20_000)  # 160 KB of text
+    peaks = {}
+    for keep in (True, False):
+        chunks = pieces(body, 4096)
+        tracemalloc.start()
+        try:
+            stream = cls.from_chunks(chunks, snapshots=keep)
+            while stream.next():  # keeping no events: only the stream's own memory counts
+                stream.text_delta()
+            peaks[keep] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert stream.err() is None
+    assert peaks[False] < 200_000 < peaks[True], peaks

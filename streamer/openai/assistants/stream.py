@@ -15,7 +15,7 @@ from attrs import define, field
 
 from ... import sse
 from ...errors import StreamAPIError, StreamError, ToolOutputsNotExpected, UnexpectedEOF
-from .._core import AsyncTypedStream, TypedStream
+from .._core import AsyncTypedStream, TypedStream, need_snapshots
 from .._deltas import api_error
 from .events import (
     AssistantEvent,
@@ -57,12 +57,16 @@ class RunProtocol:
     continuing: bool = False
     done: bool = False
     error: StreamAPIError | None = None
+    #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
+    keep_snapshots: bool = True
 
     def accept(self, raw: sse.Event) -> AssistantEvent:
         """Decode one SSE event and fold it into the state (raises DecodeError or ShapeError)."""
         event, payload = decode_with_payload(raw, self.index)
         snapshots = self.snapshots
-        if isinstance(event, ThreadMessageDelta):
+        if not self.keep_snapshots:
+            self._light(event, payload)
+        elif isinstance(event, ThreadMessageDelta):
             if payload is None:  # plain text blocks, already checked by the decoder
                 snapshots.message_text(event.data)
             else:
@@ -86,6 +90,17 @@ class RunProtocol:
         self.index += 1
         self.last = event
         return event
+
+    def _light(self, event: AssistantEvent, payload: Any) -> None:
+        """What a stream without snapshots still keeps: the run, a pending action, the ending."""
+        if isinstance(event, RunEvent):
+            self.run = event.data
+            if isinstance(event, ThreadRunRequiresAction):
+                self.pending_action = (event.data.thread_id or "", event.data.id or "")
+        elif isinstance(event, DoneEvent):
+            self.done = True
+        elif isinstance(event, ErrorEvent):
+            self.error = api_error(payload, self.index)
 
     def event_name(self, raw: sse.Event) -> str:
         """The SSE event name."""
@@ -192,10 +207,12 @@ class _Unwrappers:
 
     def current_message(self) -> Message | None:
         """The message being written, assembled from its deltas so far."""
+        need_snapshots(self._protocol.keep_snapshots, "current_message")
         return self._protocol.snapshots.current_message()
 
     def current_run_step(self) -> RunStep | None:
         """The run step in progress, with tool call arguments assembled so far."""
+        need_snapshots(self._protocol.keep_snapshots, "current_run_step")
         return self._protocol.snapshots.current_run_step()
 
     def final_run(self) -> Run | None:
@@ -204,10 +221,12 @@ class _Unwrappers:
 
     def final_messages(self) -> list[Message]:
         """The messages that completed, in order."""
+        need_snapshots(self._protocol.keep_snapshots, "final_messages")
         return self._protocol.snapshots.final_messages()
 
     def text(self) -> str:
         """All message text streamed so far."""
+        need_snapshots(self._protocol.keep_snapshots, "text")
         return self._protocol.snapshots.text()
 
 
@@ -226,9 +245,12 @@ class RunStream(_Unwrappers, TypedStream[AssistantEvent, RunProtocol]):
         on_close: Callable[[], object] | None = None,
         continuation: Continuation | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
         self._continuation = continuation
-        super().__init__(chunks, RunProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks, RunProtocol(keep_snapshots=snapshots), on_close=on_close, max_event_size=max_event_size
+        )
 
     @classmethod
     def from_chunks(
@@ -238,9 +260,16 @@ class RunStream(_Unwrappers, TypedStream[AssistantEvent, RunProtocol]):
         on_close: Callable[[], object] | None = None,
         continuation: Continuation | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> RunStream:
         """A run stream over any iterable of bytes (a file, a recording, an HTTP body)."""
-        return cls(chunks, on_close=on_close, continuation=continuation, max_event_size=max_event_size)
+        return cls(
+            chunks,
+            on_close=on_close,
+            continuation=continuation,
+            max_event_size=max_event_size,
+            snapshots=snapshots,
+        )
 
     def submit_tool_outputs(self, outputs: ToolOutputs) -> None:
         """Answer the pending ``requires_action``; the stream goes on with the run's follow-up events."""
@@ -263,9 +292,12 @@ class AsyncRunStream(_Unwrappers, AsyncTypedStream[AssistantEvent, RunProtocol])
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         continuation: AsyncContinuation | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
         self._continuation = continuation
-        super().__init__(chunks, RunProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks, RunProtocol(keep_snapshots=snapshots), on_close=on_close, max_event_size=max_event_size
+        )
 
     @classmethod
     def from_chunks(
@@ -275,9 +307,16 @@ class AsyncRunStream(_Unwrappers, AsyncTypedStream[AssistantEvent, RunProtocol])
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         continuation: AsyncContinuation | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> AsyncRunStream:
         """A run stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close, continuation=continuation, max_event_size=max_event_size)
+        return cls(
+            chunks,
+            on_close=on_close,
+            continuation=continuation,
+            max_event_size=max_event_size,
+            snapshots=snapshots,
+        )
 
     async def submit_tool_outputs(self, outputs: ToolOutputs) -> None:
         """Answer the pending ``requires_action``; the stream goes on with the run's follow-up events."""

@@ -15,7 +15,7 @@ from attrs import define, field
 from ... import sse
 from ...errors import StreamAPIError, StreamError, UnexpectedEOF
 from .._build import build
-from .._core import AsyncTypedStream, TypedStream, loads
+from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
 from ..assistants.events import UnknownEvent
 from .models import (
@@ -102,6 +102,10 @@ class ChatProtocol:
     #: Choice 0's content pieces, and its audio transcript pieces (the text when there is no content).
     text: list[str] = field(factory=list)
     transcript: list[str] = field(factory=list)
+    #: Choice 0 had content (so a transcript is not its text).
+    has_content: bool = False
+    #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
+    keep_snapshots: bool = True
 
     def accept(self, raw: sse.Event) -> ChatChunk | UnknownEvent | None:
         """Decode one SSE event; ``[DONE]`` ends the stream and is not handed out."""
@@ -116,10 +120,20 @@ class ChatProtocol:
             if chunk.usage is not None:
                 self.usage = chunk.usage
             if chunk.choices:
-                self._fold(chunk.choices)
+                if self.keep_snapshots:
+                    self._fold(chunk.choices)
+                else:
+                    self._check(chunk.choices)
         self.index += 1
         self.last = event
         return event
+
+    def _check(self, choices: list[ChunkChoice]) -> None:
+        """Without snapshots: only note whether choice 0 has content."""
+        if not self.has_content:
+            for choice in choices:
+                if not choice.index and choice.delta is not None and choice.delta.content:
+                    self.has_content = True
 
     def _fold(self, choices: list[ChunkChoice]) -> None:
         for n, choice in enumerate(choices):
@@ -133,6 +147,7 @@ class ChatProtocol:
                 snapshot.fold(delta, n)
                 if number == 0:
                     if delta.content:
+                        self.has_content = True
                         self.text.append(delta.content)
                     elif delta.audio is not None and delta.audio.transcript:
                         self.transcript.append(delta.audio.transcript)
@@ -189,7 +204,7 @@ class _ChatUnwrappers:
         if delta.content:
             return delta.content, True
         audio = delta.audio
-        if audio is not None and audio.transcript and not self._protocol.text:
+        if audio is not None and audio.transcript and not self._protocol.has_content:
             return audio.transcript, True
         return "", False
 
@@ -234,6 +249,7 @@ class _ChatUnwrappers:
 
     def message(self, choice: int = 0) -> ChatMessage | None:
         """The message of ``choice`` assembled so far (content, refusal, complete tool calls)."""
+        need_snapshots(self._protocol.keep_snapshots, "message")
         snapshot = self._protocol.choices.get(choice)
         return None if snapshot is None else snapshot.message(choice)
 
@@ -248,6 +264,7 @@ class _ChatUnwrappers:
 
     def text(self) -> str:
         """All text of choice 0 so far: its content, or its audio transcript when it has no content."""
+        need_snapshots(self._protocol.keep_snapshots, "text")
         protocol = self._protocol
         return "".join(protocol.text or protocol.transcript)
 
@@ -271,8 +288,11 @@ class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent, ChatProt
         *,
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
-        super().__init__(chunks, ChatProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks, ChatProtocol(keep_snapshots=snapshots), on_close=on_close, max_event_size=max_event_size
+        )
 
     @classmethod
     def from_chunks(
@@ -281,9 +301,10 @@ class ChatStream(_ChatUnwrappers, TypedStream[ChatChunk | UnknownEvent, ChatProt
         *,
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> ChatStream:
         """A chat stream over any iterable of bytes."""
-        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size, snapshots=snapshots)
 
 
 class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent, ChatProtocol]):
@@ -295,8 +316,11 @@ class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
-        super().__init__(chunks, ChatProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks, ChatProtocol(keep_snapshots=snapshots), on_close=on_close, max_event_size=max_event_size
+        )
 
     @classmethod
     def from_chunks(
@@ -305,6 +329,7 @@ class AsyncChatStream(_ChatUnwrappers, AsyncTypedStream[ChatChunk | UnknownEvent
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> AsyncChatStream:
         """A chat stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size, snapshots=snapshots)

@@ -17,7 +17,7 @@ from attrs import define, field
 from ... import sse
 from ...errors import StreamAPIError, StreamError, UnexpectedEOF
 from .._build import ShapeError, build
-from .._core import AsyncTypedStream, TypedStream, loads
+from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error
 from ..assistants.events import UnknownEvent
 from .events import (
@@ -65,6 +65,8 @@ class ResponseProtocol:
     last: ResponseEvent | UnknownEvent | None = None
     text: list[str] = field(factory=list)
     calls: ToolCalls[str] = field(factory=ToolCalls)
+    #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
+    keep_snapshots: bool = True
 
     def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
         """Decode one SSE event and fold it into the snapshots."""
@@ -87,6 +89,15 @@ class ResponseProtocol:
         return event
 
     def _fold(self, event: ResponseEvent, payload: dict[str, Any]) -> None:
+        if isinstance(event, ResponseErrorEvent):
+            self.error = api_error(payload, self.index)
+        elif self.keep_snapshots:
+            self._snapshot(event)
+        if event.event in _LIFECYCLE:
+            self.response = getattr(event, "response", None) or self.response
+            self.terminal = self.terminal or event.event in _TERMINAL
+
+    def _snapshot(self, event: ResponseEvent) -> None:
         if isinstance(event, ResponseOutputTextDelta):
             if event.delta:
                 self.text.append(event.delta)
@@ -104,11 +115,6 @@ class ResponseProtocol:
         elif isinstance(event, ResponseFunctionCallArgumentsDone):
             if event.item_id and event.arguments is not None:
                 self.calls.add(event.item_id, arguments=event.arguments, complete=True)
-        elif isinstance(event, ResponseErrorEvent):
-            self.error = api_error(payload, self.index)
-        if event.event in _LIFECYCLE:
-            self.response = getattr(event, "response", None) or self.response
-            self.terminal = self.terminal or event.event in _TERMINAL
 
     def event_name(self, raw: sse.Event) -> str:
         """The SSE event name."""
@@ -186,6 +192,7 @@ class _ResponseUnwrappers:
 
     def function_calls(self) -> list[FunctionCallSnapshot]:
         """The function calls of the output, with their arguments assembled so far."""
+        need_snapshots(self._protocol.keep_snapshots, "function_calls")
         return [
             FunctionCallSnapshot(item_id, call.id, call.name, call.text())
             for item_id, call in self._protocol.calls.calls.items()
@@ -193,6 +200,7 @@ class _ResponseUnwrappers:
 
     def text(self) -> str:
         """All output text so far."""
+        need_snapshots(self._protocol.keep_snapshots, "text")
         return "".join(self._protocol.text)
 
 
@@ -205,8 +213,14 @@ class ResponseStream(_ResponseUnwrappers, TypedStream[ResponseEvent | UnknownEve
         *,
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
-        super().__init__(chunks, ResponseProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks,
+            ResponseProtocol(keep_snapshots=snapshots),
+            on_close=on_close,
+            max_event_size=max_event_size,
+        )
 
     @classmethod
     def from_chunks(
@@ -215,9 +229,10 @@ class ResponseStream(_ResponseUnwrappers, TypedStream[ResponseEvent | UnknownEve
         *,
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> ResponseStream:
         """A response stream over any iterable of bytes."""
-        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size, snapshots=snapshots)
 
 
 class AsyncResponseStream(
@@ -231,8 +246,14 @@ class AsyncResponseStream(
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> None:
-        super().__init__(chunks, ResponseProtocol(), on_close=on_close, max_event_size=max_event_size)
+        super().__init__(
+            chunks,
+            ResponseProtocol(keep_snapshots=snapshots),
+            on_close=on_close,
+            max_event_size=max_event_size,
+        )
 
     @classmethod
     def from_chunks(
@@ -241,6 +262,7 @@ class AsyncResponseStream(
         *,
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        snapshots: bool = True,
     ) -> AsyncResponseStream:
         """A response stream over any async iterable of bytes."""
-        return cls(chunks, on_close=on_close, max_event_size=max_event_size)
+        return cls(chunks, on_close=on_close, max_event_size=max_event_size, snapshots=snapshots)
