@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar, cast
 
-from attrs import define, field
+from attrs import define
 
 from ... import sse
 from ...errors import DecodeError
 from .._build import Model, ShapeError, build
 from .._core import loads
+from .._event import StreamEvent, UnknownEvent
 from .models import (
     ContentDeltaBlock,
     ErrorObject,
@@ -59,21 +59,6 @@ __all__ = [
     "UnknownEvent",
     "decode_event",
 ]
-
-
-@define(frozen=True, slots=True)
-class StreamEvent:
-    """Base of every typed event: the raw SSE event behind it and its position in the stream."""
-
-    #: The SSE event name this class stands for.
-    event: ClassVar[str] = ""
-    raw: sse.Event = field(kw_only=True, repr=False, eq=False)
-    index: int = field(kw_only=True, repr=False, eq=False)
-
-    @property
-    def name(self) -> str:
-        """The SSE event name as received."""
-        return self.raw.event
 
 
 @define(frozen=True, slots=True)
@@ -275,17 +260,6 @@ class DoneEvent(StreamEvent):
 
     event: ClassVar[str] = "done"
     data: str = "[DONE]"
-
-
-@define(frozen=True, slots=True)
-class UnknownEvent(StreamEvent):
-    """An event name this version does not know (see ``name``): kept with its raw data, never dropped."""
-
-    data: str
-
-    def json(self) -> Any:
-        """Decode the data as JSON."""
-        return json.loads(self.data)
 
 
 AssistantEvent = (

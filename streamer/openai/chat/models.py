@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from attrs import define
 
 from .._build import Model
-from ..assistants.events import StreamEvent
+from .._event import StreamEvent
 
 __all__ = [
     "ChatChunk",

@@ -17,7 +17,7 @@ from ...errors import StreamAPIError, StreamError, UnexpectedEOF
 from .._build import build
 from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
-from ..assistants.events import UnknownEvent
+from .._event import UnknownEvent
 from .models import (
     ChatChunk,
     ChatCompletionChunk,

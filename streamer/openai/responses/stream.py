@@ -19,7 +19,7 @@ from ...errors import StreamAPIError, StreamError, UnexpectedEOF
 from .._build import ShapeError, build
 from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error
-from ..assistants.events import UnknownEvent
+from .._event import UnknownEvent
 from .events import (
     EVENTS,
     ResponseErrorEvent,
