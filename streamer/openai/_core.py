@@ -43,13 +43,15 @@ class StreamProtocol(Protocol[E]):
     def event_name(self, raw: sse.Event) -> str:
         """The name of ``raw`` for error messages."""
 
-    def finished(self) -> bool:
-        """True once the stream's own end marker has arrived."""
+    @property
+    def done(self) -> bool:
+        """True once the stream's own end marker has arrived (an attribute: read once per event)."""
 
     def continues(self) -> bool:
         """At the end marker: True (once) if a follow-up segment comes, as after tool outputs."""
 
-    def failure(self) -> StreamError | None:
+    @property
+    def error(self) -> StreamError | None:
         """The error the last accepted event ends the stream with (an in-band error), if any."""
 
     def eof_error(self, truncated: bool) -> StreamError:
@@ -148,7 +150,7 @@ class TypedStream(Scanner[T], Generic[T, P]):
                         event = protocol.accept(raw)
                     except _SHAPE_FAULTS as exc:
                         raise _decode_error(protocol, raw, exc) from exc
-                    if protocol.finished():
+                    if protocol.done:
                         if protocol.continues() and self._follow_up is not None:
                             break
                         if event is not None:
@@ -156,7 +158,7 @@ class TypedStream(Scanner[T], Generic[T, P]):
                         return
                     if event is not None:
                         yield event
-                    failure = protocol.failure()
+                    failure = protocol.error
                     if failure is not None:
                         raise failure
                 else:
@@ -228,7 +230,7 @@ class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
                         event = protocol.accept(raw)
                     except _SHAPE_FAULTS as exc:
                         raise _decode_error(protocol, raw, exc) from exc
-                    if protocol.finished():
+                    if protocol.done:
                         if protocol.continues() and self._follow_up is not None:
                             switched = True
                             break
@@ -237,7 +239,7 @@ class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
                         return
                     if event is not None:
                         yield event
-                    failure = protocol.failure()
+                    failure = protocol.error
                     if failure is not None:
                         raise failure
                 if switched:

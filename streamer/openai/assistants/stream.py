@@ -14,7 +14,7 @@ from typing import Any
 from attrs import define, field
 
 from ... import sse
-from ...errors import StreamAPIError, StreamError, ToolOutputsNotExpected, UnexpectedEOF
+from ...errors import StreamAPIError, ToolOutputsNotExpected, UnexpectedEOF
 from .._core import AsyncTypedStream, TypedStream, need_snapshots
 from .._deltas import api_error
 from .events import (
@@ -106,10 +106,6 @@ class RunProtocol:
         """The SSE event name."""
         return raw.event
 
-    def finished(self) -> bool:
-        """True once ``done`` arrived."""
-        return self.done
-
     def continues(self) -> bool:
         """At ``done``: True (once) if tool outputs were submitted, so a follow-up segment comes."""
         if self.continuing:
@@ -117,10 +113,6 @@ class RunProtocol:
             self.done = False
             return True
         return False
-
-    def failure(self) -> StreamError | None:
-        """The error of an ``error`` event (flat or nested fields), once it arrived."""
-        return self.error
 
     def submit(self) -> tuple[str, str]:
         """Record that tool outputs are being submitted; returns (thread_id, run_id)."""

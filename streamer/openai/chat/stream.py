@@ -168,17 +168,9 @@ class ChatProtocol:
         """``chat.completion.chunk`` for the data events, else the SSE event name."""
         return _CHUNK if raw.event == "message" else raw.event
 
-    def finished(self) -> bool:
-        """True once ``[DONE]`` arrived."""
-        return self.done
-
     def continues(self) -> bool:
         """A chat stream has one segment."""
         return False
-
-    def failure(self) -> StreamError | None:
-        """The error object the server sent, if any."""
-        return self.error
 
     def eof_error(self, truncated: bool) -> StreamError:
         """Bytes that ended before ``[DONE]``."""

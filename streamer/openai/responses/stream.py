@@ -60,7 +60,8 @@ class ResponseProtocol:
 
     index: int = 0
     response: ResponseObject | None = None
-    terminal: bool = False
+    #: True once the response completed, failed or ended incomplete.
+    done: bool = False
     error: StreamAPIError | None = None
     last: ResponseEvent | UnknownEvent | None = None
     text: list[str] = field(factory=list)
@@ -95,7 +96,7 @@ class ResponseProtocol:
             self._snapshot(event)
         if event.event in _LIFECYCLE:
             self.response = getattr(event, "response", None) or self.response
-            self.terminal = self.terminal or event.event in _TERMINAL
+            self.done = self.done or event.event in _TERMINAL
 
     def _snapshot(self, event: ResponseEvent) -> None:
         if isinstance(event, ResponseOutputTextDelta):
@@ -120,17 +121,9 @@ class ResponseProtocol:
         """The SSE event name."""
         return raw.event
 
-    def finished(self) -> bool:
-        """True once the response completed, failed or ended incomplete."""
-        return self.terminal
-
     def continues(self) -> bool:
         """A response stream has one segment."""
         return False
-
-    def failure(self) -> StreamError | None:
-        """The error of an ``error`` event, if one arrived."""
-        return self.error
 
     def eof_error(self, truncated: bool) -> StreamError:
         """Bytes that ended before the response's final event."""
