@@ -640,3 +640,18 @@ def test_without_snapshots_memory_does_not_grow_with_the_text(cls: Any) -> None:
             tracemalloc.stop()
         assert stream.err() is None
     assert peaks[False] < 200_000 < peaks[True], peaks
+
+
+@pytest.mark.parametrize("command", ["text", "cat"])
+def test_the_cli_takes_max_event_size(
+    command: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streamer.cli.main import main
+
+    recording = tmp_path / "big.sse"
+    recording.write_bytes(BIG[ChatStream] + b"data: [DONE]\n\n")
+    assert main([command, str(recording), "--max-event-size", "200"]) == 1
+    assert "max_event_size=200" in capsys.readouterr().err
+    assert main([command, str(recording), "--max-event-size", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert ("x" * 500 in out) if command == "text" else ("ChatChunk" in out)
