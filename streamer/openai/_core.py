@@ -21,7 +21,7 @@ from ..scanner import AsyncScanner, Scanner
 from ._build import ShapeError
 from ._deltas import aclose_quietly, close_quietly
 
-__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "loads", "need_snapshots"]
+__all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "iterate_chunks", "loads", "need_snapshots"]
 
 E = TypeVar("E", covariant=True)
 T = TypeVar("T")
@@ -96,7 +96,8 @@ def _not_bytes(chunk: object) -> ProtocolError:
     )
 
 
-def _iterate(chunks: Iterable[bytes], owner: str) -> Iterator[bytes]:
+def iterate_chunks(chunks: Iterable[bytes], owner: str) -> Iterator[bytes]:
+    """``iter(chunks)``, or a :class:`UsageError` saying that ``owner`` takes an iterable of bytes."""
     if isinstance(chunks, (bytes, bytearray, str)):
         raise UsageError(
             f"{owner} takes an iterable of bytes chunks, not one {type(chunks).__name__}; wrap it: [data]"
@@ -130,7 +131,7 @@ class TypedStream(Scanner[T], Generic[T, P]):
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._chunks = _iterate(chunks, type(self).__name__)
+        self._chunks = iterate_chunks(chunks, type(self).__name__)
         self._follow_up: Iterator[bytes] | None = None
         self._protocol = protocol
         self._max_event_size = max_event_size

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 
 from .. import sse
 from ..errors import StreamError
+from ._core import iterate_chunks
+from ._deltas import close_quietly
 from .assistants import RunStream
 from .chat import ChatStream
 from .responses import ResponseStream
@@ -54,22 +56,27 @@ def open_stream(
     event-less input gives a RunStream, which reports it as ``UnexpectedEOF``; so does a first
     event the decoder rejects (too large, for one), which the scanner then reports in ``err()``.
     """
-    source = iter(chunks)
+    source = iterate_chunks(chunks, "open_stream")
     seen: list[bytes] = []
     decoder = sse.Decoder(max_event_size)
     kind = "assistants"
     for chunk in source:
         seen.append(chunk)
+        if not isinstance(chunk, (bytes, bytearray)):
+            break  # the scanner meets the same chunk and reports it in err()
         try:
             events = decoder.feed(chunk)
-        except (StreamError, TypeError):
+        except StreamError:
             kind = _sniff(b"".join(seen))  # the scanner meets the same fault and reports it in err()
             break
         if events:
             kind = kind_of(events[0])
             break
     replay: Iterator[bytes] = itertools.chain(seen, source)
-    close = getattr(source, "close", None)
+
+    def close() -> None:
+        close_quietly(source)
+
     if kind == "chat":
         return ChatStream(replay, on_close=close, max_event_size=max_event_size, snapshots=snapshots)
     if kind == "responses":

@@ -655,3 +655,14 @@ def test_the_cli_takes_max_event_size(
     assert main([command, str(recording), "--max-event-size", "2000"]) == 0
     out = capsys.readouterr().out
     assert ("x" * 500 in out) if command == "text" else ("ChatChunk" in out)
+
+
+def test_open_stream_of_a_non_iterable_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="open_stream takes an iterable of bytes"):
+        open_stream(5)  # type: ignore[arg-type]
+
+
+def test_open_stream_of_text_chunks_reports_them_in_err() -> None:
+    stream = open_stream(["data: {}\n\n"])  # type: ignore[list-item]
+    assert not stream.next()
+    assert isinstance(stream.err(), ProtocolError) and "not bytes" in str(stream.err())
