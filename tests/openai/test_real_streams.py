@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openai._models import construct_type
 from openai._streaming import SSEDecoder
 from openai._types import omit
@@ -24,6 +26,8 @@ from openai.types.beta import AssistantStreamEvent
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
 
+from streamer import sse
+from streamer.errors import StreamError
 from streamer.openai import ChatStream, ResponseStream, RunStream
 from streamer.openai.detect import open_stream
 
@@ -286,3 +290,73 @@ def test_a_resumed_background_stream_without_response_created_is_read() -> None:
     final = stream.final_response()
     assert seen["error"] == "None" and final is not None and final.status == "completed"
     assert stream.text() == sdk_response(body).output_text
+
+
+# --- real streams with one field of one event given a wrong shape ------------------------------
+
+WRONG_VALUES = [
+    5,
+    -5,
+    5_000_000,
+    "x",
+    [],
+    {},
+    [1],
+    {"a": 1},
+    None,
+    True,
+    1.5,
+    [{"index": 9_999_999}],
+    "\ud800",
+]
+
+
+def field_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += field_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:3]):
+            found += field_paths(item, (*path, i))
+    return found
+
+
+def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return copy
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_real_stream_with_one_wrong_field_fails_only_with_a_stream_error(data: st.DataObject) -> None:
+    path = data.draw(st.sampled_from(STREAMS))
+    events = list(sse.iter_events([path.read_bytes()]))
+    at = data.draw(st.integers(0, len(events) - 1))
+    try:
+        payload = json.loads(events[at].data)
+    except ValueError:
+        return  # `[DONE]`: nothing to reshape
+    field = data.draw(st.sampled_from(field_paths(payload)))
+    events[at] = sse.Event(
+        events[at].event, json.dumps(replaced(payload, field, data.draw(st.sampled_from(WRONG_VALUES))))
+    )
+    cls = KINDS[kind(path)]
+    stream = cls.from_chunks([b"".join(sse.encode(e) for e in events)])
+    while stream.next():
+        stream.text_delta()
+    error = stream.err()
+    assert error is None or isinstance(error, StreamError), repr(error)
+    stream.text()  # the snapshots stay readable, whatever was accepted
+    if isinstance(stream, RunStream):
+        stream.current_message(), stream.current_run_step(), stream.final_messages()
+    elif isinstance(stream, ChatStream):
+        stream.message(0)
+    else:
+        stream.function_calls()
