@@ -115,7 +115,10 @@ class ChatProtocol:
             self.done = True
             return None
         else:
-            event = ChatChunk(self._decode(raw), raw=raw, index=self.index)
+            payload = loads(_CHUNK, self.index, raw.data)
+            if type(payload) is dict and "choices" not in payload and isinstance(payload.get("error"), dict):
+                self.error = api_error(payload, self.index)
+            event = ChatChunk(build(ChatCompletionChunk, payload, "data"), raw=raw, index=self.index)
             chunk = event.data
             if chunk.usage is not None:
                 self.usage = chunk.usage
@@ -157,12 +160,6 @@ class ChatProtocol:
                 content = choice.logprobs.get("content")
                 if isinstance(content, list):
                     snapshot.logprobs.extend(content)
-
-    def _decode(self, raw: sse.Event) -> ChatCompletionChunk:
-        payload = loads(_CHUNK, self.index, raw.data)
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict) and "choices" not in payload:
-            self.error = api_error(payload, self.index)
-        return build(ChatCompletionChunk, payload, "data")
 
     def event_name(self, raw: sse.Event) -> str:
         """``chat.completion.chunk`` for the data events, else the SSE event name."""

@@ -72,17 +72,24 @@ class ResponseProtocol:
     def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
         """Decode one SSE event and fold it into the snapshots."""
         name = raw.event
-        if name not in EVENTS and name != "message":
+        cls = EVENTS.get(name)
+        if cls is None and name != "message":
             return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
         payload = loads(name, self.index, raw.data)
         if name == "message" and isinstance(payload, dict) and isinstance(payload.get("type"), str):
             name = payload["type"]  # a server that sends no `event:` lines
-        cls = EVENTS.get(name)
+            cls = EVENTS.get(name)
         if cls is None:
             return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
         event = build(cls, payload, "data", raw=raw, index=self.index)
-        self._fold(event, payload)
-        return self._keep(event)
+        if type(event) is ResponseOutputTextDelta:  # the hot path: more text
+            if event.delta and self.keep_snapshots:
+                self.text.append(event.delta)
+        else:
+            self._fold(event, payload)
+        self.index += 1
+        self.last = event
+        return event
 
     def _keep(self, event: ResponseEvent | UnknownEvent) -> ResponseEvent | UnknownEvent:
         self.index += 1
