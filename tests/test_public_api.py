@@ -132,3 +132,37 @@ def test_the_docstring_tree_draws_each_class_under_its_real_parent(name: str) ->
         assert name in {"StreamError", "UsageError"}
     else:
         assert getattr(errors, parent) in cls.__bases__, f"{name} is drawn under {parent}"
+
+
+def run_without_the_swim_extra(statement: str) -> subprocess.CompletedProcess[str]:
+    """Run ``statement`` in a fresh interpreter where swimos, websockets and RestrictedPython are absent."""
+    block = "import sys\nfor name in ('swimos', 'websockets', 'RestrictedPython'):\n    sys.modules[name] = None\n"
+    return subprocess.run(
+        [sys.executable, "-c", block + statement], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_importing_swim_without_the_extra_names_the_pip_command() -> None:
+    result = run_without_the_swim_extra("import streamer.swim.downlink")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: streamer.swim needs the 'swim' extra")
+    assert "pip install 'streamer[swim]'" in last
+    assert "swimos, websockets, RestrictedPython" in last
+
+
+def test_the_core_works_without_the_swim_extra() -> None:
+    result = run_without_the_swim_extra(
+        "import streamer, streamer.sse\n"
+        "from streamer import Client, ChatStream, RunStream, ResponseStream, Scanner\n"
+        "print('ok')"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_swim_imports_with_the_extra_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import streamer.swim.downlink"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
