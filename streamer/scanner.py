@@ -5,7 +5,7 @@ failure of the source: it returns False and keeps the error for ``err()``. ``Key
 ``SystemExit`` and task cancellation are not failures of the source; they close the scanner and
 propagate.
 
-A callback given to ``map``, ``filter`` or ``accumulate`` that raises ends the derived scanner with
+A callback given to ``map``, ``filter``, ``accumulate`` (or ``on_close``) that raises ends the scanner with
 :class:`~streamer.errors.CallbackError` (``__cause__`` is the callback's exception, ``index`` the
 event it failed on). A :class:`~streamer.errors.StreamError` raised by a callback (a stream operator
 refusing an input, say) is already typed and passes through unchanged.
@@ -110,11 +110,11 @@ class Scanner(_ScannerState[T]):
             item = next(self._source)
         except StopIteration:
             self._fail(None)
-            self._release()
+            self._release_at_end()
             return False
         except Exception as exc:
             self._fail(exc)
-            self._release()
+            self._release_at_end()
             return False
         except BaseException:
             self._fail(None)
@@ -124,7 +124,10 @@ class Scanner(_ScannerState[T]):
         return True
 
     def close(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times.
+
+        An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
+        """
         self._current = _NOTHING
         self._release()
 
@@ -138,7 +141,14 @@ class Scanner(_ScannerState[T]):
                 close()
         finally:
             if self._on_close is not None:
-                self._on_close()
+                _call("on_close", None, self._on_close)
+
+    def _release_at_end(self) -> None:
+        # next() never raises for a failure: one while releasing becomes err() (if it is the first).
+        try:
+            self._release()
+        except Exception as exc:
+            self._fail(exc)
 
     def __enter__(self: S) -> S:
         return self
@@ -201,7 +211,10 @@ class AsyncScanner(_ScannerState[T]):
         return self._next
 
     async def aclose(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times.
+
+        An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
+        """
         self._current = _NOTHING
         await self._release()
 
@@ -215,9 +228,16 @@ class AsyncScanner(_ScannerState[T]):
                 await aclose()
         finally:
             if self._on_close is not None:
-                result = self._on_close()
+                result = _call("on_close", None, self._on_close)
                 if inspect.isawaitable(result):
-                    await result
+                    await _acall("on_close", result)
+
+    async def _release_at_end(self) -> None:
+        # next() never raises for a failure: one while releasing becomes err() (if it is the first).
+        try:
+            await self._release()
+        except Exception as exc:
+            self._fail(exc)
 
     async def __aenter__(self: A) -> A:
         return self
@@ -295,11 +315,11 @@ class _Next:
             item = yield from scanner._source.__anext__().__await__()
         except StopAsyncIteration:
             scanner._fail(None)
-            yield from scanner._release().__await__()
+            yield from scanner._release_at_end().__await__()
             return False
         except Exception as exc:
             scanner._fail(exc)
-            yield from scanner._release().__await__()
+            yield from scanner._release_at_end().__await__()
             return False
         except BaseException:
             scanner._fail(None)
@@ -315,7 +335,7 @@ class _Next:
         )
 
 
-def _call(callback: str, index: int, fn: Callable[..., U], *args: Any) -> U:
+def _call(callback: str, index: int | None, fn: Callable[..., U], *args: Any) -> U:
     """``fn(*args)``, with any exception but a ``StreamError`` wrapped in :class:`CallbackError`."""
     try:
         return fn(*args)
@@ -323,6 +343,16 @@ def _call(callback: str, index: int, fn: Callable[..., U], *args: Any) -> U:
         raise
     except Exception as exc:
         raise CallbackError(callback, index) from exc
+
+
+async def _acall(callback: str, awaitable: Awaitable[U]) -> U:
+    """Await what an async callback returned, wrapping its exceptions as :func:`_call` does."""
+    try:
+        return await awaitable
+    except StreamError:
+        raise
+    except Exception as exc:
+        raise CallbackError(callback) from exc
 
 
 def _step(

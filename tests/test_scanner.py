@@ -335,3 +335,48 @@ def test_no_current_event_is_a_usage_error_not_a_stream_error() -> None:
     with pytest.raises(UsageError):
         Scanner([]).event()
     assert not issubclass(NoCurrentEvent, StreamError)
+
+
+def broken_on_close() -> None:
+    raise RuntimeError("on_close bug")
+
+
+def test_an_on_close_that_raises_at_the_end_is_a_callback_error_in_err_not_raised_by_next() -> None:
+    scanner = Scanner([1], on_close=broken_on_close)
+    assert scanner.next()
+    assert not scanner.next()  # must not raise
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert error.callback == "on_close"
+    assert isinstance(error.__cause__, RuntimeError)
+    assert scanner.closed
+
+
+def test_an_on_close_that_raises_does_not_hide_the_streams_own_error() -> None:
+    scanner = Scanner(failing_after([]), on_close=broken_on_close)
+    assert not scanner.next()
+    assert type(scanner.err()) is Boom
+
+
+def test_close_raises_an_on_close_failure_as_a_callback_error() -> None:
+    scanner = Scanner([1, 2], on_close=broken_on_close)
+    assert scanner.next()
+    with pytest.raises(CallbackError) as info:
+        scanner.close()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    scanner.close()  # once closed, closing again does nothing
+    assert scanner.closed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_coroutine", [False, True])
+async def test_async_on_close_that_raises_at_the_end_is_a_callback_error(is_coroutine: bool) -> None:
+    async def abroken() -> None:
+        raise RuntimeError("async on_close bug")
+
+    scanner = AsyncScanner(agen([1]), on_close=abroken if is_coroutine else broken_on_close)
+    assert await scanner.next()
+    assert not await scanner.next()
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, RuntimeError)
