@@ -96,8 +96,14 @@ __all__ = [
 ]
 
 
+# Subpackages reachable as attributes (``streamer.openai.RunStream``) without an import of their own.
+_SUBMODULES = frozenset({"errors", "openai", "reader", "scanner", "sse", "swim", "testing"})
+
+
 def __getattr__(name: str) -> Any:
     """Import a public name's module on first access (PEP 562)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"streamer.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'streamer' has no attribute {name!r}")

@@ -166,3 +166,14 @@ def test_swim_imports_with_the_extra_installed() -> None:
         [sys.executable, "-c", "import streamer.swim.downlink"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_subpackage_is_reachable_as_an_attribute_after_import_streamer() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import streamer\nprint(streamer.openai.RunStream.__name__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "RunStream"
