@@ -687,7 +687,9 @@ def test_a_wrongly_shaped_known_field_is_a_decode_error(
 
 
 @pytest.mark.parametrize(
-    "opener", [RunStream.from_chunks, ChatStream.from_chunks, ResponseStream.from_chunks]
+    "opener",
+    [RunStream.from_chunks, ChatStream.from_chunks, ResponseStream.from_chunks],
+    ids=["RunStream", "ChatStream", "ResponseStream"],
 )
 def test_chunks_that_are_not_bytes_fail_at_the_call_or_as_a_stream_error(opener: Callable[..., Any]) -> None:
     # Either answer keeps the contract: misuse refused at the call, or a typed error in err().
