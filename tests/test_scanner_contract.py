@@ -265,7 +265,7 @@ def generic(how: str, on_close: OnClose, _: contextlib.ExitStack) -> Scanner[int
     return Scanner([1, 2, 3] if how == "ok" else failing_source([1, 2]), on_close=on_close)
 
 
-def agenetic(how: str, on_close: OnClose, _: contextlib.ExitStack) -> AsyncScanner[int]:
+def generic_async(how: str, on_close: OnClose, _: contextlib.ExitStack) -> AsyncScanner[int]:
     return AsyncScanner(aitems([1, 2, 3]) if how == "ok" else afailing_source([1, 2]), on_close=on_close)
 
 
@@ -299,7 +299,7 @@ def downlink(is_async: bool) -> Callable[[str, OnClose, contextlib.ExitStack], A
 CASES = [
     *(wire_case(wire, is_async) for wire in WIRES for is_async in (False, True)),
     Case("Scanner", False, generic),
-    Case("AsyncScanner", True, agenetic),
+    Case("AsyncScanner", True, generic_async),
     Case("DownlinkScanner", False, downlink(False), ends_by_itself=False),
     Case("AsyncDownlinkScanner", True, downlink(True), ends_by_itself=False),
 ]
@@ -355,7 +355,7 @@ class Driver:
 
 
 @pytest.fixture
-def opened(request: pytest.FixtureRequest) -> Iterator[Callable[[Case, str], Driver]]:
+def opened() -> Iterator[Callable[[Case, str], Driver]]:
     """Open a case's scanner, counting on_close calls; everything is closed at the end of the test."""
     loop = asyncio.new_event_loop()
     resources = contextlib.ExitStack()
@@ -374,11 +374,6 @@ def opened(request: pytest.FixtureRequest) -> Iterator[Callable[[Case, str], Dri
             driver.close()
     resources.close()
     loop.close()
-
-
-def until_ended(d: Driver, limit: int = 20) -> list[Any]:
-    """Read a live feed's first events, or a finite stream to its end."""
-    return d.drain(limit)
 
 
 # ---------------------------------------------------------------------------------------------
