@@ -18,6 +18,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict streamer
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python fuzz/fuzz_sse.py --smoke --seconds 10

@@ -16,7 +16,15 @@ The tree (catch a group to catch everything below it)::
     |   +-- LinkFailed               a SwimOS downlink could not be opened
     |       +-- SyncTimeout          ... or did not sync in time
     +-- APIError                     the API said no
-    |   +-- APIStatusError           an error status (BadRequestError ... InternalServerError)
+    |   +-- APIStatusError           an error status, or an error object instead of a stream
+    |   |   +-- BadRequestError          400
+    |   |   +-- AuthenticationError      401
+    |   |   +-- PermissionDeniedError    403
+    |   |   +-- NotFoundError            404
+    |   |   +-- ConflictError            409
+    |   |   +-- UnprocessableEntityError 422
+    |   |   +-- RateLimitError           429 (retried with backoff first)
+    |   |   +-- InternalServerError      5xx (retried with backoff first)
     |   +-- StreamAPIError           an in-band ``error`` event
     |   +-- UnexpectedResponse       a 2xx answer that is not an event stream
     +-- OperatorError                a stream operator failed
@@ -25,12 +33,14 @@ The tree (catch a group to catch everything below it)::
     |   +-- OperatorFailed           a sandboxed operator failed at run time
     |   +-- GenerationFailed         the model gave no usable operator
     |   +-- ModelNotConfigured       no model endpoint is configured
-    +-- CallbackError                a user callback (map, filter, ...) raised; __cause__ is its error
+    +-- CallbackError                a user callback (map, filter, accumulate) raised; __cause__ is its
+                                     error (a StreamError from a callback passes through unwrapped)
     +-- BufferOverflow               a consumer fell too far behind a bounded buffer
     +-- StreamReadError (OSError)    a text reader's stream failed; __cause__ is the stream's error
     +-- MissingAPIKey                no API key was configured
 
-    UsageError                       the program used the API wrongly; not a stream failure, never in err()
+    UsageError                       the program used the API wrongly: a bug to fix, raised at the call,
+                                     never held by err(); deliberately not a StreamError
     +-- NoCurrentEvent               event() without a successful next()
     +-- ToolOutputsNotExpected       tool outputs sent to a run that is not waiting for them
 """

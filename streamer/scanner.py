@@ -4,16 +4,33 @@
 failure of the source: it returns False and keeps the error for ``err()``. ``KeyboardInterrupt``,
 ``SystemExit`` and task cancellation are not failures of the source; they close the scanner and
 propagate.
+
+A callback given to ``map``, ``filter``, ``accumulate`` (or ``on_close``) that raises ends the scanner with
+:class:`~streamer.errors.CallbackError` (``__cause__`` is the callback's exception, ``index`` the
+event it failed on). A :class:`~streamer.errors.StreamError` raised by a callback (a stream operator
+refusing an input, say) is already typed and passes through unchanged.
+
+``AsyncScanner.next()`` returns an awaitable that refuses to be used as a bool, so that the
+footgun ``while stream.next():`` (without ``await``, always true) raises ``TypeError`` at once.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
-from .errors import NoCurrentEvent
+from .errors import CallbackError, NoCurrentEvent, StreamError
 
 __all__ = ["AsyncScanner", "Scanner"]
 
@@ -93,11 +110,11 @@ class Scanner(_ScannerState[T]):
             item = next(self._source)
         except StopIteration:
             self._fail(None)
-            self._release()
+            self._release_at_end()
             return False
         except Exception as exc:
             self._fail(exc)
-            self._release()
+            self._release_at_end()
             return False
         except BaseException:
             self._fail(None)
@@ -107,7 +124,10 @@ class Scanner(_ScannerState[T]):
         return True
 
     def close(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times.
+
+        An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
+        """
         self._current = _NOTHING
         self._release()
 
@@ -121,7 +141,14 @@ class Scanner(_ScannerState[T]):
                 close()
         finally:
             if self._on_close is not None:
-                self._on_close()
+                _call("on_close", None, self._on_close)
+
+    def _release_at_end(self) -> None:
+        # next() never raises for a failure: one while releasing becomes err() (if it is the first).
+        try:
+            self._release()
+        except Exception as exc:
+            self._fail(exc)
 
     def __enter__(self: S) -> S:
         return self
@@ -142,12 +169,12 @@ class Scanner(_ScannerState[T]):
             raise self._error
 
     def map(self, fn: Callable[[T], U]) -> Scanner[U]:
-        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with that error."""
-        return Scanner((fn(item) for item in self), on_close=self.close)
+        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with :class:`CallbackError`."""
+        return Scanner(_mapped(self, fn), on_close=self.close)
 
     def filter(self, predicate: Callable[[T], bool]) -> Scanner[T]:
-        """A scanner of the events for which ``predicate`` is true."""
-        return Scanner((item for item in self if predicate(item)), on_close=self.close)
+        """A scanner of the events for which ``predicate`` is true (its exceptions: as for ``map``)."""
+        return Scanner(_filtered(self, predicate), on_close=self.close)
 
     def accumulate(
         self, fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None = None
@@ -155,15 +182,15 @@ class Scanner(_ScannerState[T]):
         """A scanner of running results: ``fn(acc, event, params) -> (acc, result)``, ``acc`` starting ``{}``.
 
         Without ``params``, ``fn`` is called as ``fn(acc, event)`` (an operator with bound parameters).
-        Each call gets a fresh copy of ``params``.
+        Each call gets a fresh copy of ``params``. Exceptions from ``fn``: as for ``map``.
         """
-        return Scanner(_fold(self, fn, params), on_close=self.close)
+        return Scanner(_folded(self, fn, params), on_close=self.close)
 
 
 class AsyncScanner(_ScannerState[T]):
     """The async twin of :class:`Scanner`: ``await next()``, ``async for``, ``await aclose()``."""
 
-    __slots__ = ("_on_close", "_source")
+    __slots__ = ("_next", "_on_close", "_source")
 
     def __init__(
         self,
@@ -174,31 +201,20 @@ class AsyncScanner(_ScannerState[T]):
         super().__init__()
         self._source: AsyncIterator[T] = aiter(source)
         self._on_close = on_close
+        self._next = _Next(self)  # reusable: each await makes a fresh coroutine
 
-    async def next(self) -> bool:
-        """Advance to the next event; False at the end or on error (see ``err()``)."""
-        if self._closed:
-            self._current = _NOTHING
-            return False
-        try:
-            item = await anext(self._source)
-        except StopAsyncIteration:
-            self._fail(None)
-            await self._release()
-            return False
-        except Exception as exc:
-            self._fail(exc)
-            await self._release()
-            return False
-        except BaseException:
-            self._fail(None)
-            await self._release()
-            raise
-        self._accept(item)
-        return True
+    def next(self) -> Awaitable[bool]:
+        """Advance to the next event: ``await`` gives False at the end or on error (see ``err()``).
+
+        The awaitable raises ``TypeError`` if used as a bool (``while stream.next():`` forgot ``await``).
+        """
+        return self._next
 
     async def aclose(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times.
+
+        An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
+        """
         self._current = _NOTHING
         await self._release()
 
@@ -212,9 +228,16 @@ class AsyncScanner(_ScannerState[T]):
                 await aclose()
         finally:
             if self._on_close is not None:
-                result = self._on_close()
+                result = _call("on_close", None, self._on_close)
                 if inspect.isawaitable(result):
-                    await result
+                    await _acall("on_close", result)
+
+    async def _release_at_end(self) -> None:
+        # next() never raises for a failure: one while releasing becomes err() (if it is the first).
+        try:
+            await self._release()
+        except Exception as exc:
+            self._fail(exc)
 
     async def __aenter__(self: A) -> A:
         return self
@@ -229,27 +252,32 @@ class AsyncScanner(_ScannerState[T]):
 
     async def __aiter__(self) -> AsyncIterator[T]:
         """Yield every event, then raise the error that ended the stream, if any."""
-        while await self.next():
+        while await self._next:
             yield self._current
         if self._error is not None:
             raise self._error
 
     def map(self, fn: Callable[[T], U]) -> AsyncScanner[U]:
-        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with that error."""
+        """A scanner of ``fn(event)``; an exception from ``fn`` ends it with :class:`CallbackError`."""
 
         async def mapped() -> AsyncIterator[U]:
-            async for item in self:
-                yield fn(item)
+            while await self._next:
+                yield _call("map", self._count - 1, fn, self._current)
+            if self._error is not None:
+                raise self._error
 
         return AsyncScanner(mapped(), on_close=self.aclose)
 
     def filter(self, predicate: Callable[[T], bool]) -> AsyncScanner[T]:
-        """A scanner of the events for which ``predicate`` is true."""
+        """A scanner of the events for which ``predicate`` is true (its exceptions: as for ``map``)."""
 
         async def filtered() -> AsyncIterator[T]:
-            async for item in self:
-                if predicate(item):
+            while await self._next:
+                item = self._current
+                if _call("filter", self._count - 1, predicate, item):
                     yield item
+            if self._error is not None:
+                raise self._error
 
         return AsyncScanner(filtered(), on_close=self.aclose)
 
@@ -260,11 +288,71 @@ class AsyncScanner(_ScannerState[T]):
 
         async def folded() -> AsyncIterator[U]:
             acc: dict[str, Any] = {}
-            async for item in self:
-                acc, result = _step(fn, acc, item, params)
+            while await self._next:
+                acc, result = _call("accumulate", self._count - 1, _step, fn, acc, self._current, params)
                 yield result
+            if self._error is not None:
+                raise self._error
 
         return AsyncScanner(folded(), on_close=self.aclose)
+
+
+class _Next:
+    """What ``AsyncScanner.next()`` returns: awaitable (once per call), and never a bool."""
+
+    __slots__ = ("_scanner",)
+
+    def __init__(self, scanner: AsyncScanner[Any]) -> None:
+        self._scanner = scanner
+
+    def __await__(self) -> Generator[Any, None, bool]:
+        # The step itself, as a generator: one frame per await instead of a method call plus a coroutine.
+        scanner = self._scanner
+        if scanner._closed:
+            scanner._current = _NOTHING
+            return False
+        try:
+            item = yield from scanner._source.__anext__().__await__()
+        except StopAsyncIteration:
+            scanner._fail(None)
+            yield from scanner._release_at_end().__await__()
+            return False
+        except Exception as exc:
+            scanner._fail(exc)
+            yield from scanner._release_at_end().__await__()
+            return False
+        except BaseException:
+            scanner._fail(None)
+            yield from scanner._release().__await__()
+            raise
+        scanner._accept(item)
+        return True
+
+    def __bool__(self) -> NoReturn:
+        # No coroutine exists until __await__ runs, so nothing is left un-awaited (no RuntimeWarning).
+        raise TypeError(
+            "AsyncScanner.next() returns an awaitable, not a bool; await it: `while await stream.next():`"
+        )
+
+
+def _call(callback: str, index: int | None, fn: Callable[..., U], *args: Any) -> U:
+    """``fn(*args)``, with any exception but a ``StreamError`` wrapped in :class:`CallbackError`."""
+    try:
+        return fn(*args)
+    except StreamError:
+        raise
+    except Exception as exc:
+        raise CallbackError(callback, index) from exc
+
+
+async def _acall(callback: str, awaitable: Awaitable[U]) -> U:
+    """Await what an async callback returned, wrapping its exceptions as :func:`_call` does."""
+    try:
+        return await awaitable
+    except StreamError:
+        raise
+    except Exception as exc:
+        raise CallbackError(callback) from exc
 
 
 def _step(
@@ -273,13 +361,32 @@ def _step(
     item: Any,
     params: Mapping[str, Any] | None,
 ) -> tuple[dict[str, Any], U]:
-    return fn(acc, item) if params is None else fn(acc, item, dict(params))
+    new_acc, result = fn(acc, item) if params is None else fn(acc, item, dict(params))
+    return new_acc, result
 
 
-def _fold(
-    source: Iterable[Any], fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None
+def _mapped(source: Scanner[T], fn: Callable[[T], U]) -> Iterator[U]:
+    while source.next():
+        yield _call("map", source._count - 1, fn, source._current)
+    if source._error is not None:
+        raise source._error
+
+
+def _filtered(source: Scanner[T], predicate: Callable[[T], bool]) -> Iterator[T]:
+    while source.next():
+        item = source._current
+        if _call("filter", source._count - 1, predicate, item):
+            yield item
+    if source._error is not None:
+        raise source._error
+
+
+def _folded(
+    source: Scanner[Any], fn: Callable[..., tuple[dict[str, Any], U]], params: Mapping[str, Any] | None
 ) -> Iterator[U]:
     acc: dict[str, Any] = {}
-    for item in source:
-        acc, result = _step(fn, acc, item, params)
+    while source.next():
+        acc, result = _call("accumulate", source._count - 1, _step, fn, acc, source._current, params)
         yield result
+    if source._error is not None:
+        raise source._error

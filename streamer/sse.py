@@ -31,6 +31,8 @@ __all__ = [
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 
 _BOM = b"\xef\xbb\xbf"
+# A ``retry:`` value above this (int64's maximum, in ms) is clamped to it; int() refuses > 4300 digits.
+_MAX_RETRY = 2**63 - 1
 _LINE_END = re.compile(rb"(\r\n|\r|\n)")
 _SPLIT_ANY_NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -89,7 +91,7 @@ class Decoder:
 
     @property
     def retry(self) -> int | None:
-        """The most recent valid reconnection time in milliseconds, or None if none was sent."""
+        """The most recent valid reconnection time in milliseconds (at most 2**63 - 1), or None."""
         return self._retry
 
     @property
@@ -266,7 +268,8 @@ class Decoder:
                     self._id_buffer = value.decode("utf-8", "replace")
             elif name == b"retry":
                 if value.isdigit():
-                    self._retry = int(value)
+                    digits = value.lstrip(b"0") or b"0"
+                    self._retry = min(int(digits), _MAX_RETRY) if len(digits) <= 19 else _MAX_RETRY
         if events is not None:
             self._dispatch(kind, data, events)  # the blank line that closes the block
 

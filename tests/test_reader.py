@@ -150,3 +150,82 @@ def test_bytes_read_equal_the_utf8_of_the_text_deltas(
     else:
         wrapper = io.TextIOWrapper(io.BufferedReader(reader, buffer_size=size), encoding="utf-8", newline="")
         assert wrapper.read() == expected
+
+
+SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+# st.text() drops surrogates whatever the alphabet, so the strings are joined from characters.
+TEXT_WITH_SURROGATES = st.lists(st.one_of(st.characters(), SURROGATES), max_size=12).map("".join)
+
+
+def whatwg_utf8(text: str) -> bytes:
+    """What a WHATWG TextEncoder gives: UTF-8, each lone surrogate as U+FFFD (written independently)."""
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text).encode("utf-8")
+
+
+def test_a_read_after_the_error_raises_the_same_error_again_not_eof() -> None:
+    reader = TextReader(failing(["abc"]))
+    assert reader.read(10) == b"abc"
+    with pytest.raises(StreamReadError) as first:
+        reader.read(10)
+    for _ in range(3):
+        with pytest.raises(StreamReadError) as again:
+            reader.read(10)
+        assert again.value is first.value
+        assert isinstance(again.value.__cause__, UnexpectedEOF)
+    with pytest.raises(StreamReadError):
+        reader.readinto(bytearray(4))
+    with pytest.raises(StreamReadError):
+        reader.readall()
+
+
+def test_a_truncated_stream_never_looks_like_eof_to_a_second_copy() -> None:
+    reader = RunStream.from_chunks([TEXT[:-40]]).text_reader()
+    with pytest.raises(StreamReadError):
+        shutil.copyfileobj(reader, io.BytesIO())
+    with pytest.raises(StreamReadError) as info:
+        shutil.copyfileobj(reader, io.BytesIO())
+    assert isinstance(info.value.__cause__, UnexpectedEOF)
+
+
+def test_a_lone_surrogate_from_json_becomes_the_replacement_character() -> None:
+    body = delta_stream(["a", "\ud800", "b\udfffc"])
+    assert b"\\ud800" in body  # JSON carries the lone surrogate as an escape
+    reader = RunStream.from_chunks([body]).text_reader()
+    assert reader.readall() == "a\ufffdb\ufffdc".encode()
+
+
+def test_a_surrogate_pair_split_across_pieces_is_two_replacement_characters() -> None:
+    # Python strings keep the halves as two code points; each is lone on its own.
+    assert TextReader(iter(["\ud83d", "\ude00"])).readall() == "\ufffd\ufffd".encode()
+
+
+@given(st.lists(TEXT_WITH_SURROGATES, max_size=12), st.integers(1, 17))
+def test_the_bytes_are_always_valid_utf8_with_surrogates_replaced(pieces: list[str], size: int) -> None:
+    reader = TextReader(iter(pieces))
+    out = b""
+    while data := reader.read(size):
+        out += data
+    out.decode("utf-8")  # strict: raises on any invalid byte
+    assert out == whatwg_utf8("".join(pieces))
+
+
+@given(st.lists(TEXT_WITH_SURROGATES, max_size=12), st.integers(1, 97), st.integers(1, 17))
+def test_a_run_stream_with_surrogates_reads_as_valid_utf8(pieces: list[str], chunk: int, size: int) -> None:
+    reader = RunStream.from_chunks(chunked(delta_stream(pieces), chunk)).text_reader()
+    # JSON joins a high and low surrogate escape inside one string into one character.
+    decoded = "".join(json.loads(json.dumps(p)) for p in pieces)
+    assert io.BufferedReader(reader, buffer_size=size).read() == whatwg_utf8(decoded)
+
+
+@given(st.lists(st.text(max_size=8), max_size=8), st.integers(1, 5), st.integers(1, 9))
+def test_every_read_after_a_failure_raises_it(pieces: list[str], reads: int, size: int) -> None:
+    reader = TextReader(failing(pieces))
+    out = b""
+    with pytest.raises(StreamReadError) as first:
+        while data := reader.read(size):
+            out += data
+    assert out == "".join(pieces).encode()
+    for _ in range(reads):
+        with pytest.raises(StreamReadError) as again:
+            reader.read(size)
+        assert again.value is first.value

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import gc
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from streamer.errors import NoCurrentEvent, StreamError
+from streamer.errors import CallbackError, NoCurrentEvent, OperatorConfigError, StreamError, UsageError
 from streamer.scanner import AsyncScanner, Scanner
 
 
@@ -137,13 +140,16 @@ def test_map_transforms_and_closes_the_upstream() -> None:
     assert source.closed == 1
 
 
-def test_map_function_error_ends_the_scanner_with_it() -> None:
+def test_map_function_error_ends_the_scanner_with_a_callback_error() -> None:
     def explode(x: int) -> int:
         raise ValueError(f"bad {x}")
 
     mapped = Scanner([1]).map(explode)
     assert not mapped.next()
-    assert isinstance(mapped.err(), ValueError)
+    error = mapped.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, ValueError)
+    assert str(error.__cause__) == "bad 1"
 
 
 def test_filter_keeps_matching_events() -> None:
@@ -210,3 +216,167 @@ async def test_async_close_runs_async_on_close_once() -> None:
 async def test_async_map_and_filter_compose() -> None:
     scanner = AsyncScanner(agen([1, 2, 3, 4])).filter(lambda x: x > 1).map(lambda x: x * 2)
     assert [x async for x in scanner] == [4, 6, 8]
+
+
+def explode_on(bad: int) -> Callable[[int], int]:
+    def fn(x: int) -> int:
+        if x == bad:
+            raise KeyError(f"no key {x}")
+        return x
+
+    return fn
+
+
+def derived(kind: str, scanner: Any, bad: int) -> Any:
+    fn = explode_on(bad)
+    if kind == "map":
+        return scanner.map(fn)
+    if kind == "filter":
+        return scanner.filter(lambda x: fn(x) > 0)
+    return scanner.accumulate(lambda acc, x: (acc, fn(x)))
+
+
+@pytest.mark.parametrize("kind", ["map", "filter", "accumulate"])
+def test_a_raising_callback_ends_the_scanner_with_callback_error_naming_the_event(kind: str) -> None:
+    source = TrackedSource([1, 2, 3])
+    scanner = derived(kind, Scanner(source), bad=2)
+    assert scanner.next()
+    assert scanner.event() == 1
+    assert not scanner.next()
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, KeyError)
+    assert error.callback == kind
+    assert error.index == 1
+    assert "event #1" in str(error)
+    assert scanner.closed
+    assert source.closed == 1
+
+
+@pytest.mark.parametrize("kind", ["map", "filter", "accumulate"])
+def test_iterating_a_derived_scanner_raises_the_callback_error(kind: str) -> None:
+    with pytest.raises(CallbackError) as info:
+        list(derived(kind, Scanner([1, 2]), bad=1))
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_an_accumulator_returning_the_wrong_shape_is_a_callback_error() -> None:
+    scanner = Scanner([1]).accumulate(lambda acc, x: x)
+    assert not scanner.next()
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, TypeError)
+
+
+def test_a_stream_error_from_a_callback_passes_through_unwrapped() -> None:
+    def refuse(x: int) -> int:
+        raise OperatorConfigError("vwap needs a price and a volume")
+
+    scanner = Scanner([1]).map(refuse)
+    assert not scanner.next()
+    assert type(scanner.err()) is OperatorConfigError
+
+
+def test_an_upstream_error_is_not_mistaken_for_a_callback_error() -> None:
+    scanner = Scanner(failing_after([1])).map(lambda x: x + 1)
+    assert scanner.next()
+    assert not scanner.next()
+    assert type(scanner.err()) is Boom
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["map", "filter", "accumulate"])
+async def test_async_raising_callback_ends_the_scanner_with_callback_error(kind: str) -> None:
+    scanner = derived(kind, AsyncScanner(agen([1, 2, 3])), bad=2)
+    assert await scanner.next()
+    assert not await scanner.next()
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, KeyError)
+    assert error.index == 1
+    assert scanner.closed
+
+
+@pytest.mark.anyio
+async def test_async_upstream_error_is_not_mistaken_for_a_callback_error() -> None:
+    scanner = AsyncScanner(agen([1], fail=True)).map(lambda x: x + 1)
+    assert await scanner.next()
+    assert not await scanner.next()
+    assert type(scanner.err()) is Boom
+
+
+@pytest.mark.anyio
+async def test_next_used_as_a_bool_without_await_raises_type_error() -> None:
+    scanner = AsyncScanner(agen([1, 2]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # bool() is what `while stream.next():` calls; asserted directly so that a regression fails
+        # here instead of looping forever.
+        with pytest.raises(TypeError, match=r"await it: `while await stream.next\(\):`"):
+            bool(scanner.next())
+        with pytest.raises(TypeError, match="await it"):
+            assert not scanner.next()
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    # The misuse consumed nothing: the scanner still yields every event.
+    assert await scanner.next()
+    assert scanner.event() == 1
+
+
+@pytest.mark.anyio
+async def test_an_awaited_next_is_the_bool() -> None:
+    scanner = AsyncScanner(agen([1]))
+    step = scanner.next()
+    assert await step is True
+    assert await scanner.next() is False
+
+
+def test_no_current_event_is_a_usage_error_not_a_stream_error() -> None:
+    with pytest.raises(UsageError):
+        Scanner([]).event()
+    assert not issubclass(NoCurrentEvent, StreamError)
+
+
+def broken_on_close() -> None:
+    raise RuntimeError("on_close bug")
+
+
+def test_an_on_close_that_raises_at_the_end_is_a_callback_error_in_err_not_raised_by_next() -> None:
+    scanner = Scanner([1], on_close=broken_on_close)
+    assert scanner.next()
+    assert not scanner.next()  # must not raise
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert error.callback == "on_close"
+    assert isinstance(error.__cause__, RuntimeError)
+    assert scanner.closed
+
+
+def test_an_on_close_that_raises_does_not_hide_the_streams_own_error() -> None:
+    scanner = Scanner(failing_after([]), on_close=broken_on_close)
+    assert not scanner.next()
+    assert type(scanner.err()) is Boom
+
+
+def test_close_raises_an_on_close_failure_as_a_callback_error() -> None:
+    scanner = Scanner([1, 2], on_close=broken_on_close)
+    assert scanner.next()
+    with pytest.raises(CallbackError) as info:
+        scanner.close()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    scanner.close()  # once closed, closing again does nothing
+    assert scanner.closed
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("is_coroutine", [False, True])
+async def test_async_on_close_that_raises_at_the_end_is_a_callback_error(is_coroutine: bool) -> None:
+    async def abroken() -> None:
+        raise RuntimeError("async on_close bug")
+
+    scanner = AsyncScanner(agen([1]), on_close=abroken if is_coroutine else broken_on_close)
+    assert await scanner.next()
+    assert not await scanner.next()
+    error = scanner.err()
+    assert isinstance(error, CallbackError)
+    assert isinstance(error.__cause__, RuntimeError)
