@@ -74,15 +74,24 @@ class Scanner(_ScannerState[T]):
     """A scanner over an iterable of events.
 
     ``on_close`` runs once when the scanner closes (after the source iterator's own ``close()``),
-    whether it ended, failed or was closed early.
+    whether it ended, failed or was closed early. A method of the scanner itself is held without a
+    reference cycle, so a scanner dropped without ``close()`` is freed at once.
+
+    ``close()`` may be called from another thread while ``next()`` is blocked reading: it runs
+    ``on_close`` (which should cut the source's I/O, as the HTTP client's does), and the blocked
+    ``next()`` then returns False with ``err()`` None: a close is not a failure.
     """
 
-    __slots__ = ("_on_close", "_source")
+    __slots__ = ("_on_close", "_on_close_is_method", "_source")
 
     def __init__(self, source: Iterable[T], *, on_close: Callable[[], object] | None = None) -> None:
         super().__init__()
         self._source: Iterator[T] = iter(source)
-        self._on_close = on_close
+        # A bound method of self would make self -> callback -> self, a cycle only the GC frees.
+        self._on_close_is_method = getattr(on_close, "__self__", None) is self
+        self._on_close: Callable[..., object] | None = (
+            getattr(on_close, "__func__", on_close) if self._on_close_is_method else on_close
+        )
 
     def next(self) -> bool:
         """Advance to the next event; False at the end or on error (see ``err()``)."""
@@ -96,18 +105,22 @@ class Scanner(_ScannerState[T]):
             self._release()
             return False
         except Exception as exc:
-            self._fail(exc)
+            self._fail(None if self._closed else exc)  # closed meanwhile by another thread: no failure
             self._release()
             return False
         except BaseException:
             self._fail(None)
             self._release()
             raise
+        if self._closed:  # close() ran in another thread while this read was blocked
+            self._current = _NOTHING
+            self._close_source()
+            return False
         self._accept(item)
         return True
 
     def close(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times, from any thread."""
         self._current = _NOTHING
         self._release()
 
@@ -116,12 +129,23 @@ class Scanner(_ScannerState[T]):
             return
         self._closed = True
         try:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()
+            self._close_source()
         finally:
-            if self._on_close is not None:
-                self._on_close()
+            on_close = self._on_close
+            if on_close is not None:
+                on_close(self) if self._on_close_is_method else on_close()
+
+    def _close_source(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except ValueError:
+            # "generator already executing": next() runs in another thread; it closes the source
+            # itself once on_close has cut its read.
+            if not getattr(self._source, "gi_running", False):
+                raise
 
     def __enter__(self: S) -> S:
         return self

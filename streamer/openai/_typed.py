@@ -86,7 +86,7 @@ class TypedStream(Scanner[T]):
     ) -> None:
         self._chunks = chunks
         self._user_close = on_close
-        super().__init__(typed_events(chunks, protocol, max_event_size), on_close=self._release)
+        super().__init__(typed_events(chunks, protocol, max_event_size), on_close=self._release_chunks)
 
     def _text_delta(self) -> tuple[str, bool]:
         raise NotImplementedError
@@ -104,7 +104,7 @@ class TypedStream(Scanner[T]):
         if error is not None:
             raise error
 
-    def _release(self) -> None:
+    def _release_chunks(self) -> None:
         try:
             close = getattr(self._chunks, "close", None)
             if close is not None:
@@ -127,7 +127,7 @@ class AsyncTypedStream(AsyncScanner[T]):
     ) -> None:
         self._chunks = chunks
         self._user_close = on_close
-        super().__init__(atyped_events(chunks, protocol, max_event_size), on_close=self._release)
+        super().__init__(atyped_events(chunks, protocol, max_event_size), on_close=self._release_chunks)
 
     def _text_delta(self) -> tuple[str, bool]:
         raise NotImplementedError
@@ -142,7 +142,7 @@ class AsyncTypedStream(AsyncScanner[T]):
         if error is not None:
             raise error
 
-    async def _release(self) -> None:
+    async def _release_chunks(self) -> None:
         try:
             aclose = getattr(self._chunks, "aclose", None)
             if aclose is not None:
