@@ -211,18 +211,26 @@ class AsyncScanner(_ScannerState[T]):
             await self._release()
             return False
         except Exception as exc:
-            self._fail(exc)
+            self._fail(None if self._closed else exc)  # closed meanwhile by another task: no failure
             await self._release()
             return False
         except BaseException:
             self._fail(None)
             await self._release()
             raise
+        if self._closed:  # aclose() ran in another task while this read was waiting
+            self._current = _NOTHING
+            await self._close_source()
+            return False
         self._accept(item)
         return True
 
     async def aclose(self) -> None:
-        """Stop reading and release the source; safe to call any number of times."""
+        """Stop reading and release the source; safe to call any number of times, from any task.
+
+        From another task while ``next()`` waits: ``on_close`` cuts the source's I/O (the HTTP
+        client's does) and that ``next()`` returns False with ``err()`` None.
+        """
         self._current = _NOTHING
         await self._release()
 
@@ -231,14 +239,24 @@ class AsyncScanner(_ScannerState[T]):
             return
         self._closed = True
         try:
-            aclose = getattr(self._source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await self._close_source()
         finally:
             if self._on_close is not None:
                 result = self._on_close()
                 if inspect.isawaitable(result):
                     await result
+
+    async def _close_source(self) -> None:
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is None:
+            return
+        try:
+            await aclose()
+        except RuntimeError:
+            # "asynchronous generator is already running": next() waits in another task; it
+            # closes the source itself once on_close has cut its read.
+            if not getattr(self._source, "ag_running", False):
+                raise
 
     async def __aenter__(self: A) -> A:
         return self

@@ -78,12 +78,21 @@ def _dropped(response: httpx.Response, url: str) -> None:
     response.close()
 
 
-def _socket_of(response: httpx.Response) -> socket.socket | None:
-    """The socket under a response from httpx's default transport (None for other transports)."""
+def _socket_of(response: httpx.Response) -> Any:
+    """The socket under a response from httpx's own transports (None for other transports)."""
     stream = response.extensions.get("network_stream")
     get_extra_info: Callable[[str], Any] | None = getattr(stream, "get_extra_info", None)
-    sock = get_extra_info("socket") if get_extra_info is not None else None
-    return sock if isinstance(sock, socket.socket) else None
+    return get_extra_info("socket") if get_extra_info is not None else None
+
+
+def _shutdown(response: httpx.Response) -> None:
+    """Shut a response's socket down: a read blocked on it returns at once (end of stream)."""
+    sock = _socket_of(response)
+    with contextlib.suppress(OSError):
+        if isinstance(sock, socket.socket):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also under TLS
+        elif hasattr(sock, "shutdown"):  # asyncio's TransportSocket
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class SyncBody:
@@ -175,10 +184,7 @@ class SyncBody:
     def _abort(self) -> None:
         """Shut the socket down so that a blocked read returns at once (thread-safe)."""
         self._aborted = True
-        sock = _socket_of(self._response)
-        if sock is not None:
-            with contextlib.suppress(OSError):  # the plain socket's shutdown, also under TLS
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        _shutdown(self._response)
 
     def _finish(self, how: str, *, reusable: bool) -> None:
         with self._lock:
@@ -195,12 +201,14 @@ class AsyncBody:
 
     __slots__ = (
         "__weakref__",
+        "_aborted",
         "_chunks",
         "_closed",
         "_deadline",
         "_finalizer",
         "_idle",
         "_read",
+        "_reading",
         "_response",
     )
 
@@ -210,6 +218,8 @@ class AsyncBody:
         self._deadline = deadline
         self._idle = idle
         self._closed = False
+        self._aborted = False
+        self._reading = False
         self._read = 0
         self._finalizer = weakref.finalize(self, _adropped, deadline.url)
         self._finalizer.atexit = False
@@ -224,6 +234,7 @@ class AsyncBody:
         remaining = self._deadline.remaining()
         if remaining is not None:
             limit = remaining if limit is None else min(limit, remaining)
+        self._reading = True
         try:
             with anyio.fail_after(max(limit, 0.0) if limit is not None else None):
                 chunk = await self._chunks.__anext__()
@@ -234,14 +245,29 @@ class AsyncBody:
             await self._finish("timed out", reusable=False)
             raise self._deadline.timeout_for(httpx.ReadTimeout("deadline")) from None
         except HTTPX_ERRORS as exc:
+            if self._aborted:
+                await self._finish("closed from another task", reusable=False)
+                raise StopAsyncIteration from None
             await self._finish(f"failed ({type(exc).__name__})", reusable=False)
             raise self._deadline.error(exc) from exc
+        finally:
+            self._reading = False
+        if self._aborted:
+            await self._finish("closed from another task", reusable=False)
+            raise StopAsyncIteration
         self._read += len(chunk)
         return chunk
 
     async def aclose(self) -> None:
-        """Release the response: drain it within the bounds for reuse, else close its connection."""
+        """Release the response: drain it within the bounds for reuse, else close its connection.
+
+        While another task waits in a read, it shuts the socket down under that read instead.
+        """
         if self._closed:
+            return
+        if self._reading:
+            self._aborted = True
+            _shutdown(self._response)
             return
         reusable = False
         try:

@@ -584,3 +584,77 @@ def test_debug_logs_requests_retries_and_stream_ends_but_never_the_key(
     assert "BODYTEXT" not in text  # no request bodies
     assert "s1-0" not in text  # no response bodies
     assert all(record.name.startswith("streamer") for record in caplog.records)
+
+
+# Assistants run streams take the same paths --------------------------------------------------
+
+
+def test_twenty_sequential_run_streams_use_one_connection() -> None:
+    from ..conftest import RECORDINGS
+
+    body = (RECORDINGS / "synthetic_text_01.sse").read_bytes()
+
+    def handle(conn: Conn, headers: dict[str, str], index: int) -> bool:
+        conn.start_sse()
+        conn.chunk(body)
+        conn.end_chunks()
+        return True
+
+    with RawServer(handle) as server, Client(KEY, base_url=server.base_url) as client:
+        texts = set()
+        for _ in range(20):
+            with client.create_thread_and_run_stream("asst_1") as stream:
+                texts.add(read_text(stream))
+    assert len(texts) == 1 and texts.pop()
+    assert server.connections == 1
+
+
+def test_close_from_another_thread_unblocks_a_run_stream() -> None:
+    from ..conftest import RECORDINGS
+
+    first = (RECORDINGS / "synthetic_text_01.sse").read_bytes().split(b"\n\n")[0] + b"\n\n"
+
+    def one_event_then_stall(conn: Conn, headers: dict[str, str], index: int) -> bool:
+        conn.start_sse()
+        conn.chunk(first)
+        time.sleep(30)
+        return False
+
+    with RawServer(one_event_then_stall) as server, Client(KEY, base_url=server.base_url) as client:
+        stream = client.create_thread_and_run_stream("asst_1")
+        assert stream.next()
+        outcome: list[object] = []
+        thread = threading.Thread(target=lambda: outcome.append(stream.next()))
+        thread.start()
+        time.sleep(0.3)
+        stream.close()
+        thread.join(10)
+        assert not thread.is_alive()
+    assert outcome == [False]
+    assert stream.err() is None
+
+
+@pytest.mark.anyio
+async def test_aclose_from_another_task_unblocks_a_waiting_next() -> None:
+    def one_event_then_stall(conn: Conn, headers: dict[str, str], index: int) -> bool:
+        conn.start_sse()
+        conn.chunk(chat_events(1)[0])
+        time.sleep(30)
+        return False
+
+    with RawServer(one_event_then_stall) as server:
+        async with AsyncClient(KEY, base_url=server.base_url) as client:
+            stream = await client.chat_completions_stream(model="m", messages=[])
+            assert await stream.next()
+            outcome: list[bool] = []
+
+            async def reader() -> None:
+                outcome.append(await stream.next())
+
+            with anyio.fail_after(10):  # generous: the point is "not the 60 s idle timeout"
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(reader)
+                    await anyio.sleep(0.3)
+                    await stream.aclose()
+    assert outcome == [False]
+    assert stream.err() is None
