@@ -28,12 +28,13 @@ _NOTHING: Any = object()
 class _ScannerState(Generic[T]):
     """The pure state shared by the sync and async scanners."""
 
-    __slots__ = ("_closed", "_count", "_current", "_error")
+    __slots__ = ("_closed", "_count", "_current", "_ended", "_error")
 
     def __init__(self) -> None:
         self._current: T = _NOTHING
         self._error: BaseException | None = None
         self._closed = False
+        self._ended = False
         self._count = 0
 
     def event(self) -> T:
@@ -59,6 +60,11 @@ class _ScannerState(Generic[T]):
     def closed(self) -> bool:
         """True once the scanner has ended, failed or been closed."""
         return self._closed
+
+    @property
+    def ended(self) -> bool:
+        """True if the source ran out by itself: the stream reached its end (not closed early, no error)."""
+        return self._ended
 
     def _accept(self, item: T) -> None:
         self._current = item
@@ -102,6 +108,7 @@ class Scanner(_ScannerState[T]):
             item = next(self._source)
         except StopIteration:
             self._fail(None)
+            self._ended = not self._closed
             self._release()
             return False
         except Exception as exc:
@@ -208,6 +215,7 @@ class AsyncScanner(_ScannerState[T]):
             item = await anext(self._source)
         except StopAsyncIteration:
             self._fail(None)
+            self._ended = not self._closed
             await self._release()
             return False
         except Exception as exc:

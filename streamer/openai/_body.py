@@ -3,10 +3,11 @@
 ``SyncBody`` / ``AsyncBody`` iterate the body, turn every httpx fault into a ``StreamError``
 (through :mod:`._http_errors`) and enforce the total deadline. Their ``close()``:
 
-* drains what is left of the body, at most :data:`DRAIN_BYTES` within :data:`DRAIN_SECONDS`, so
-  that a stream closed after its end marker hands its connection back to the pool for the next
-  request (the chunked terminator usually follows the last event at once); a body that does not
-  end within those bounds has its connection closed instead;
+* once its stream has reached its end marker (``Scanner.ended``; a body with no stream attached
+  counts as ended), drains what is left of the body, at most :data:`DRAIN_BYTES` within
+  :data:`DRAIN_SECONDS`, so that the connection goes back to the pool for the next request (the
+  chunked terminator follows the last event at once); a body that does not end within those
+  bounds, or a stream closed early, has its connection closed at once instead;
 * is safe from any thread (sync): when another thread is blocked reading, it shuts the socket down
   under that read, which then ends the body quietly; the reading thread releases the response.
 
@@ -106,6 +107,7 @@ class SyncBody:
         "_deadline",
         "_finalizer",
         "_lock",
+        "_owner",
         "_read",
         "_reader",
         "_response",
@@ -120,8 +122,13 @@ class SyncBody:
         self._aborted = False
         self._read = 0
         self._lock = threading.Lock()
+        self._owner: weakref.ref[Any] | None = None
         self._finalizer = weakref.finalize(self, _dropped, response, deadline.url)
         self._finalizer.atexit = False
+
+    def attach(self, stream: Any) -> None:
+        """Tell the body which stream reads it (held weakly): only an ended stream is drained."""
+        self._owner = weakref.ref(stream)
 
     def __iter__(self) -> SyncBody:
         return self
@@ -161,6 +168,9 @@ class SyncBody:
         reader = self._reader
         if reader is not None and reader != threading.get_ident():
             self._abort()
+            return
+        if not _owner_ended(self._owner):
+            self._finish("closed early", reusable=False)
             return
         self._finish("closed", reusable=self._drain())
 
@@ -207,6 +217,7 @@ class AsyncBody:
         "_deadline",
         "_finalizer",
         "_idle",
+        "_owner",
         "_read",
         "_reading",
         "_response",
@@ -221,8 +232,13 @@ class AsyncBody:
         self._aborted = False
         self._reading = False
         self._read = 0
+        self._owner: weakref.ref[Any] | None = None
         self._finalizer = weakref.finalize(self, _adropped, deadline.url)
         self._finalizer.atexit = False
+
+    def attach(self, stream: Any) -> None:
+        """Tell the body which stream reads it (held weakly): only an ended stream is drained."""
+        self._owner = weakref.ref(stream)
 
     def __aiter__(self) -> AsyncBody:
         return self
@@ -269,6 +285,9 @@ class AsyncBody:
             self._aborted = True
             _shutdown(self._response)
             return
+        if not _owner_ended(self._owner):
+            await self._finish("closed early", reusable=False)
+            return
         reusable = False
         try:
             with anyio.move_on_after(DRAIN_SECONDS):
@@ -297,6 +316,12 @@ class AsyncBody:
             finally:
                 await self._response.aclose()
         _log_end(self._deadline, how, self._read, reusable)
+
+
+def _owner_ended(owner: weakref.ref[Any] | None) -> bool:
+    """True if the body's stream reached its end (or no stream is known): worth draining."""
+    stream = owner() if owner is not None else None
+    return stream is None or bool(getattr(stream, "ended", True))
 
 
 def _adropped(url: str) -> None:

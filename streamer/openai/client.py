@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx
@@ -309,12 +309,12 @@ class Client:
     def chat_completions_stream(self, **params: Any) -> ChatStream:
         """``POST /chat/completions`` with ``stream: true`` (``model=``, ``messages=``, ...)."""
         body = self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
-        return ChatStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, ChatStream(body, max_event_size=self._config.max_event_size))
 
     def responses_stream(self, **params: Any) -> ResponseStream:
         """``POST /responses`` with ``stream: true`` (``model=``, ``input=``, ...)."""
         body = self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return ResponseStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, ResponseStream(body, max_event_size=self._config.max_event_size))
 
     def stream(self, method: str, path: str, json: Any = None, *, beta: bool = False) -> EventStream:
         """Any other SSE endpoint: a scanner of raw :class:`~streamer.sse.Event`.
@@ -322,12 +322,12 @@ class Client:
         It fails with ``UnexpectedEOF`` if the body ends in the middle of an event.
         """
         body = self._open(method, path, json, beta)
-        return EventStream(
-            sse.iter_events(body, max_event_size=self._config.max_event_size), on_close=body.close
-        )
+        events = sse.iter_events(body, max_event_size=self._config.max_event_size)
+        return _attach(body, EventStream(events, on_close=body.close))
 
     def _run_stream(self, path: str, body: dict[str, Any]) -> RunStream:
-        return RunStream.from_chunks(self._open("POST", path, body, beta=True), continuation=self._continue)
+        chunks = self._open("POST", path, body, beta=True)
+        return _attach(chunks, RunStream.from_chunks(chunks, continuation=self._continue))
 
     def _continue(self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]) -> Iterator[bytes]:
         path, body = _submit_request(thread_id, run_id, outputs)
@@ -423,25 +423,24 @@ class AsyncClient:
     async def chat_completions_stream(self, **params: Any) -> AsyncChatStream:
         """``POST /chat/completions`` with ``stream: true``."""
         body = await self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
-        return AsyncChatStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncChatStream(body, max_event_size=self._config.max_event_size))
 
     async def responses_stream(self, **params: Any) -> AsyncResponseStream:
         """``POST /responses`` with ``stream: true``."""
         body = await self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return AsyncResponseStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncResponseStream(body, max_event_size=self._config.max_event_size))
 
     async def stream(
         self, method: str, path: str, json: Any = None, *, beta: bool = False
     ) -> AsyncEventStream:
         """Any other SSE endpoint: an async scanner of raw :class:`~streamer.sse.Event`."""
         body = await self._open(method, path, json, beta)
-        return AsyncEventStream(
-            sse.aiter_events(body, max_event_size=self._config.max_event_size), on_close=body.aclose
-        )
+        events = sse.aiter_events(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncEventStream(events, on_close=body.aclose))
 
     async def _run_stream(self, path: str, body: dict[str, Any]) -> AsyncRunStream:
         chunks = await self._open("POST", path, body, beta=True)
-        return AsyncRunStream.from_chunks(chunks, continuation=self._continue)
+        return _attach(chunks, AsyncRunStream.from_chunks(chunks, continuation=self._continue))
 
     async def _continue(
         self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
@@ -513,6 +512,15 @@ def from_openai_response(response: _ByteSource) -> RunStream:
     anything with ``iter_bytes()`` and ``close()``. Closing the stream closes the response.
     """
     return RunStream.from_chunks(response.iter_bytes(), on_close=response.close)
+
+
+S = TypeVar("S")
+
+
+def _attach(body: SyncBody | AsyncBody, stream: S) -> S:
+    """The stream, made known to its body: a body drains for reuse only once its stream ended."""
+    body.attach(stream)
+    return stream
 
 
 def _pool_size(http_client: object, max_connections: int | None) -> int | None:

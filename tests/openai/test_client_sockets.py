@@ -206,13 +206,15 @@ def test_twenty_sequential_streams_use_one_connection() -> None:
     assert server.connections == 1
 
 
-def test_a_stream_closed_after_its_first_event_still_returns_its_connection() -> None:
+def test_a_stream_closed_before_its_end_closes_its_connection_without_draining() -> None:
+    # A live stream closed early would keep sending: waiting for its end would only delay close().
     with RawServer(sse_handler(3)) as server, Client(KEY, base_url=server.base_url) as client:
-        for _ in range(5):
+        for _ in range(3):
             stream = client.chat_completions_stream(model="m", messages=[])
             assert stream.next()
             stream.close()
-    assert server.connections == 1
+            assert not stream.ended
+    assert server.connections == 3
 
 
 @pytest.mark.anyio
