@@ -105,6 +105,7 @@ class SyncBody:
         "_chunks",
         "_closed",
         "_deadline",
+        "_drained",
         "_finalizer",
         "_lock",
         "_owner",
@@ -120,6 +121,7 @@ class SyncBody:
         self._reader: int | None = None
         self._closed = False
         self._aborted = False
+        self._drained = False
         self._read = 0
         self._lock = threading.Lock()
         self._owner: weakref.ref[Any] | None = None
@@ -176,7 +178,7 @@ class SyncBody:
 
     def _drain(self) -> bool:
         """Read the rest of the body within the drain bounds; True if it ended (connection reusable)."""
-        timer = threading.Timer(DRAIN_SECONDS, self._abort)
+        timer = threading.Timer(DRAIN_SECONDS, self._drain_timeout)
         timer.daemon = True
         timer.start()
         drained = 0
@@ -188,8 +190,15 @@ class SyncBody:
         except HTTPX_ERRORS:
             return False
         finally:
+            with self._lock:  # a timer firing from now on must not cut a pooled connection
+                self._drained = True
             timer.cancel()
         return not self._aborted
+
+    def _drain_timeout(self) -> None:
+        with self._lock:
+            if not self._drained:
+                self._abort()
 
     def _abort(self) -> None:
         """Shut the socket down so that a blocked read returns at once (thread-safe)."""

@@ -660,3 +660,35 @@ async def test_aclose_from_another_task_unblocks_a_waiting_next() -> None:
                     await stream.aclose()
     assert outcome == [False]
     assert stream.err() is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RunStream's source is its own bound generator method (self._events()), a reference cycle "
+    "that only the cyclic GC frees; engineer core's move of RunStream onto the shared typed loop fixes it",
+)
+def test_dropped_run_streams_return_their_connections_at_once() -> None:
+    from ..conftest import RECORDINGS
+
+    first = (RECORDINGS / "synthetic_text_01.sse").read_bytes().split(b"\n\n")[0] + b"\n\n"
+
+    def one_event_then_stall(conn: Conn, headers: dict[str, str], index: int) -> bool:
+        conn.start_sse()
+        conn.chunk(first)
+        time.sleep(30)
+        return False
+
+    with (
+        RawServer(one_event_then_stall) as server,
+        Client(KEY, base_url=server.base_url, max_connections=2, timeouts=Timeouts(pool=1.0)) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.disable()
+        try:
+            for _ in range(3):
+                stream = client.create_thread_and_run_stream("asst_1")
+                assert stream.next()
+                del stream
+        finally:
+            gc.enable()
