@@ -63,10 +63,11 @@ def translate(exc: Exception, url: str, *, mid_stream: bool, timeout_for: Timeou
 def request_never_sent(exc: Exception) -> bool:
     """True if the request provably never reached the server, so sending it again cannot duplicate it.
 
-    Only a failed connect (refused, unreachable, TLS handshake) or a wait for a pooled connection
-    qualifies; a connection that was accepted and then closed may already have run the request.
+    Only a failed connect (refused, unreachable, TLS handshake, connect timeout) qualifies; a
+    connection that was accepted and then closed may already have run the request. A pool timeout
+    never sent it either, but is not worth another wait: its error says to close streams instead.
     """
-    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
 def supported_encodings() -> frozenset[str]:
