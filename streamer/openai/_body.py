@@ -33,7 +33,7 @@ import httpx
 from ..errors import StreamError, StreamTimeout
 from ._http_errors import HTTPX_ERRORS, TimeoutFor, translate
 
-__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "AsyncBody", "SyncBody", "log"]
+__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "AsyncBody", "Deadline", "SyncBody", "log"]
 
 #: Most bytes read after a stream's end to return its connection to the pool.
 DRAIN_BYTES = 64 * 1024
@@ -44,7 +44,7 @@ DRAIN_SECONDS = 0.5
 log = logging.getLogger("streamer.client")
 
 
-class _Deadline:
+class Deadline:
     """The stream's total deadline and how to name a timeout (pure; shared by both bodies)."""
 
     __slots__ = ("started", "timeout_for", "total", "url")
@@ -56,16 +56,19 @@ class _Deadline:
         self.timeout_for = timeout_for
 
     def remaining(self) -> float | None:
+        """Seconds left before the total deadline (None: no total deadline)."""
         if self.total is None:
             return None
         return self.total - (time.monotonic() - self.started)
 
     def check(self) -> None:
+        """Raise ``StreamTimeout("total")`` once the total deadline has passed."""
         remaining = self.remaining()
         if remaining is not None and remaining < 0:
             raise StreamTimeout("total", self.total or 0.0, self.url)
 
     def error(self, exc: Exception) -> StreamError:
+        """The typed error for an httpx exception raised while reading the body."""
         return translate(exc, self.url, mid_stream=True, timeout_for=self.timeout_for)
 
 
@@ -114,7 +117,7 @@ class SyncBody:
         "_response",
     )
 
-    def __init__(self, response: httpx.Response, deadline: _Deadline) -> None:
+    def __init__(self, response: httpx.Response, deadline: Deadline) -> None:
         self._response = response
         self._chunks = response.iter_bytes()
         self._deadline = deadline
@@ -232,7 +235,7 @@ class AsyncBody:
         "_response",
     )
 
-    def __init__(self, response: httpx.Response, deadline: _Deadline, idle: float | None) -> None:
+    def __init__(self, response: httpx.Response, deadline: Deadline, idle: float | None) -> None:
         self._response = response
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
         self._deadline = deadline
@@ -341,7 +344,7 @@ def _adropped(url: str) -> None:
     )
 
 
-def _log_end(deadline: _Deadline, how: str, read: int, reusable: bool) -> None:
+def _log_end(deadline: Deadline, how: str, read: int, reusable: bool) -> None:
     if log.isEnabledFor(logging.DEBUG):
         log.debug(
             "stream end %s: %s after %d bytes in %.3f s; connection %s",

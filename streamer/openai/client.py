@@ -31,7 +31,7 @@ from attrs import define
 from .. import sse
 from ..errors import StreamError, StreamTimeout, UsageError
 from ..scanner import AsyncScanner, Scanner
-from ._body import AsyncBody, SyncBody, _Deadline, log
+from ._body import AsyncBody, Deadline, SyncBody, log
 from ._http_errors import HTTPX_ERRORS, request_never_sent, translate, undecodable_encoding
 from ._policy import (
     DEFAULT_BASE_URL,
@@ -187,10 +187,8 @@ class _Config:
         if error is not None:
             raise error
 
-    def deadline(self, call: _Call) -> _Deadline:
-        return _Deadline(
-            call.url, call.started, self.timeouts.total, self.timeout_for(call.started, call.url)
-        )
+    def deadline(self, call: _Call) -> Deadline:
+        return Deadline(call.url, call.started, self.timeouts.total, self.timeout_for(call.started, call.url))
 
     def __repr__(self) -> str:
         return f"base_url={self.base_url!r}"
