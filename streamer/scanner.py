@@ -194,7 +194,7 @@ class Scanner(_ScannerState[T]):
 class AsyncScanner(_ScannerState[T]):
     """The async twin of :class:`Scanner`: ``await next()``, ``async for``, ``await aclose()``."""
 
-    __slots__ = ("_on_close", "_source")
+    __slots__ = ("_on_close", "_on_close_is_method", "_source")
 
     def __init__(
         self,
@@ -204,7 +204,10 @@ class AsyncScanner(_ScannerState[T]):
     ) -> None:
         super().__init__()
         self._source: AsyncIterator[T] = aiter(source)
-        self._on_close = on_close
+        self._on_close_is_method = getattr(on_close, "__self__", None) is self  # no cycle: see Scanner
+        self._on_close: Callable[..., Awaitable[object] | object] | None = (
+            getattr(on_close, "__func__", on_close) if self._on_close_is_method else on_close
+        )
 
     async def next(self) -> bool:
         """Advance to the next event; False at the end or on error (see ``err()``)."""
@@ -249,8 +252,9 @@ class AsyncScanner(_ScannerState[T]):
         try:
             await self._close_source()
         finally:
-            if self._on_close is not None:
-                result = self._on_close()
+            on_close = self._on_close
+            if on_close is not None:
+                result = on_close(self) if self._on_close_is_method else on_close()
                 if inspect.isawaitable(result):
                     await result
 

@@ -11,8 +11,8 @@
 * is safe from any thread (sync): when another thread is blocked reading, it shuts the socket down
   under that read, which then ends the body quietly; the reading thread releases the response.
 
-A body dropped without ``close()`` closes its response when it is freed and emits a
-``ResourceWarning``, as an unclosed file does.
+A body dropped without ``close()`` closes its response when it is freed (async: httpx's body
+generator, which asyncio finalizes, releases it) and emits a ``ResourceWarning``, as files do.
 """
 
 from __future__ import annotations
@@ -337,6 +337,7 @@ def _owner_ended(owner: weakref.ref[Any] | None) -> bool:
 
 
 def _adropped(url: str) -> None:
+    # httpx's own body generator, finalized by the asyncio loop, releases the connection.
     warnings.warn(
         f"unclosed async stream from {url}: await aclose() or use it in an async with block",
         ResourceWarning,

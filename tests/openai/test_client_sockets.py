@@ -692,3 +692,40 @@ def test_dropped_run_streams_return_their_connections_at_once() -> None:
                 del stream
         finally:
             gc.enable()
+
+
+@pytest.mark.anyio
+async def test_a_dropped_async_stream_warns_without_waiting_for_the_gc() -> None:
+    with RawServer(sse_handler(2, after_done=stall_forever)) as server:
+        async with AsyncClient(KEY, base_url=server.base_url) as client:
+            gc.disable()  # the warning must not wait for the cyclic garbage collector
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", ResourceWarning)
+                    stream = await client.chat_completions_stream(model="m", messages=[])
+                    assert await stream.next()
+                    del stream
+                    await anyio.sleep(0.1)  # asyncio closes a dropped async generator in a task of its own
+            finally:
+                gc.enable()
+    assert any("unclosed async stream" in str(w.message) for w in caught)
+
+
+@pytest.mark.anyio
+async def test_dropped_async_streams_return_their_connections() -> None:
+    with RawServer(sse_handler(2, after_done=stall_forever)) as server:
+        async with AsyncClient(
+            KEY, base_url=server.base_url, max_connections=2, timeouts=Timeouts(pool=2.0)
+        ) as client:
+            gc.disable()  # freeing must not wait for the cyclic garbage collector
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ResourceWarning)
+                    for _ in range(3):
+                        stream = await client.chat_completions_stream(model="m", messages=[])
+                        assert await stream.next()
+                        del stream
+                        await anyio.sleep(0.05)  # asyncio finalizes dropped async generators in a task
+            finally:
+                gc.enable()
+    assert len(server.requests) == 3
