@@ -6,6 +6,10 @@ the official openai SDK (``beta.threads.create_and_run(..., stream=True)``, type
 httpx-sse with ``json.loads`` per event, and raw httpx bytes with no parsing (the transport limit).
 Then a latency probe: the server sends an event every 10 ms stamped with its clock; we report the
 median and p99 time from send to the event reaching the scanner loop, and the same for raw bytes.
+Then connection reuse: the time to the first event of a second stream, on a client that keeps the
+first stream's connection and on one that may not (a new TCP connection each time). Last, load:
+200 concurrent chat streams of 5,000 deltas each on a default AsyncClient, all checked exact, with
+the events/s and the peak RSS of a fresh process that runs only that.
 
     python bench/bench_e2e.py [--quick]
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -25,17 +30,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from corpora import assistants_run
+from corpora import assistants_run, chat_chunks
 
-from streamer import AsyncClient, Client
+from streamer import AsyncClient, Client, sse
 
 SERVER = r"""
 import json, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 body = open(sys.argv[1], "rb").read()
+chat = open(sys.argv[2], "rb").read()
+small = (b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":'
+         b'[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\ndata: [DONE]\n\n')
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as real servers do; else a kept connection waits on delayed ACKs
     def log_message(self, *args): pass
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -43,7 +52,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        if self.path.endswith("/probe"):
+        if self.path.endswith("/small/chat/completions"):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(small), small))
+        elif self.path.endswith("/load/chat/completions"):
+            for start in range(0, len(chat), 16384):
+                piece = chat[start:start + 16384]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        elif self.path.endswith("/probe"):
             for i in range(300):
                 piece = ("data: " + json.dumps({"i": i, "sent": time.time()}) + "\n\n").encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece)); self.wfile.flush()
@@ -54,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.write(b"0\r\n\r\n"); self.wfile.flush()
 
+ThreadingHTTPServer.request_queue_size = 512  # 200 clients connect at once
+ThreadingHTTPServer.daemon_threads = True
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
@@ -73,15 +90,26 @@ def measure(name: str, fn: Callable[[], int], repeat: int) -> tuple[str, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="best of 1 instead of 3")
+    parser.add_argument("--load-only", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load_only:
+        load(args.load_only)
+        return
     repeat = 1 if args.quick else 3
     corpus = Path("/tmp/streamer-bench-e2e.sse")
     corpus.write_bytes(assistants_run())
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(corpus)], stdout=subprocess.PIPE, text=True)
+    chat = Path("/tmp/streamer-bench-e2e-chat.sse")
+    chat.write_bytes(chat_chunks(LOAD_DELTAS))
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(corpus), str(chat)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None
         base = f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
         run(base, repeat)
+        reuse(base, 20 if args.quick else 100)
+        # A fresh process, so that its peak RSS is the load's alone.
+        subprocess.run([sys.executable, __file__, "--load-only", base], check=True)
     finally:
         server.terminate()
         server.wait()
@@ -180,6 +208,72 @@ def probe(base: str, client: Client) -> None:
     _, ours_p99 = show("streamer Client", ours)
     _, raw_p99 = show("raw httpx lines", raw)
     print(f"  added p99 latency: {ours_p99 - raw_p99:+.3f} ms (goal < 1 ms)")
+
+
+LOAD_STREAMS = 200
+LOAD_DELTAS = 5_000
+
+
+def reuse(base: str, rounds: int) -> None:
+    """Time to the first event of a second stream, with the connection kept and without."""
+
+    def first_event_times(client: Client) -> list[float]:
+        with client.chat_completions_stream(model="m", messages=[]) as warm:
+            while warm.next():
+                pass
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            with client.chat_completions_stream(model="m", messages=[]) as stream:
+                assert stream.next()
+                times.append(time.perf_counter() - started)
+                while stream.next():
+                    pass
+        return times
+
+    kept = Client(base_url=f"{base}/small")
+    no_keepalive = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+    fresh = Client(base_url=f"{base}/small", http_client=no_keepalive)
+    with_reuse = statistics.median(first_event_times(kept)) * 1000
+    without = statistics.median(first_event_times(fresh)) * 1000
+    kept.close()
+    no_keepalive.close()
+    print(f"\nConnection reuse, time to the first event of a further stream (median of {rounds}):")
+    print(f"  {'kept connection':<22} {with_reuse:7.3f} ms")
+    print(f"  {'new connection':<22} {without:7.3f} ms   (over TLS to the real API add a handshake)")
+
+
+def load(base: str) -> None:
+    """200 concurrent streams of 5,000 deltas on a default AsyncClient, each checked exact."""
+    expected = "".join(
+        json.loads(e.data)["choices"][0]["delta"].get("content", "")
+        for e in sse.iter_events([chat_chunks(LOAD_DELTAS)])
+        if e.data != "[DONE]"
+    )
+
+    async def go() -> tuple[int, float]:
+        events = 0
+        async with AsyncClient(base_url=f"{base}/load") as client:
+
+            async def one() -> None:
+                nonlocal events
+                async with await client.chat_completions_stream(model="m", messages=[]) as stream:
+                    while await stream.next():
+                        events += 1
+                    assert stream.err() is None, stream.err()
+                    assert stream.text() == expected, "a stream lost or changed text"
+
+            started = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(LOAD_STREAMS)))
+            return events, time.perf_counter() - started
+
+    events, wall = asyncio.run(go())
+    assert events == LOAD_STREAMS * LOAD_DELTAS
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\nLoad: {LOAD_STREAMS} concurrent streams x {LOAD_DELTAS:,} deltas, default AsyncClient, all exact"
+    )
+    print(f"  {events:,} events in {wall:.2f} s = {events / wall:,.0f} events/s; peak RSS {peak_mb:.0f} MB")
 
 
 if __name__ == "__main__":

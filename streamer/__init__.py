@@ -16,10 +16,10 @@ from ._version import __version__
 from .errors import *  # noqa: F403  (errors.py imports nothing: every error is available at once)
 
 if TYPE_CHECKING:
+    from .openai.assistants import AsyncRunStream, RunStream
     from .openai.chat import AsyncChatStream, ChatStream
     from .openai.client import AsyncClient, Client, RetryPolicy, Timeouts
     from .openai.responses import AsyncResponseStream, ResponseStream
-    from .openai.assistants import AsyncRunStream, RunStream
     from .reader import TextReader
     from .scanner import AsyncScanner, Scanner
 

@@ -184,12 +184,22 @@ class StreamReadError(StreamError, OSError):
 
 
 class StreamTimeout(TransportError, TimeoutError):
-    """A deadline passed: ``kind`` is ``"connect"``, ``"idle"`` (no byte for too long) or ``"total"``."""
+    """A deadline passed: ``kind`` is ``"connect"``, ``"pool"`` (no free pooled connection), ``"idle"``
+    (no byte for too long) or ``"total"``; ``pool_size`` is the pool's ``max_connections`` when known."""
 
-    def __init__(self, kind: str, seconds: float, url: str) -> None:
+    def __init__(self, kind: str, seconds: float, url: str, *, pool_size: int | None = None) -> None:
         self.kind = kind
         self.seconds = seconds
         self.url = url
+        self.pool_size = pool_size
+        if kind == "pool":
+            size = f"max_connections={pool_size}" if pool_size is not None else "its configured limit"
+            super().__init__(
+                f"pool timeout: every connection of the client's connection pool ({size}) stayed in use "
+                f"for {seconds:g} s, so {url} was not requested; close streams you no longer read, "
+                "or raise max_connections"
+            )
+            return
         what = {
             "connect": "could not connect within",
             "idle": "received no data for",

@@ -45,12 +45,13 @@ _NOTHING: Any = object()
 class _ScannerState(Generic[T]):
     """The pure state shared by the sync and async scanners."""
 
-    __slots__ = ("_closed", "_count", "_current", "_error")
+    __slots__ = ("_closed", "_count", "_current", "_ended", "_error")
 
     def __init__(self) -> None:
         self._current: T = _NOTHING
         self._error: BaseException | None = None
         self._closed = False
+        self._ended = False
         self._count = 0
 
     def event(self) -> T:
@@ -73,6 +74,11 @@ class _ScannerState(Generic[T]):
         return self._count
 
     @property
+    def ended(self) -> bool:
+        """True if the source ran out by itself: the stream reached its end (not closed early, no error)."""
+        return self._ended
+
+    @property
     def closed(self) -> bool:
         """True once the scanner has ended, failed or been closed."""
         return self._closed
@@ -91,15 +97,24 @@ class Scanner(_ScannerState[T]):
     """A scanner over an iterable of events.
 
     ``on_close`` runs once when the scanner closes (after the source iterator's own ``close()``),
-    whether it ended, failed or was closed early.
+    whether it ended, failed or was closed early. A method of the scanner itself is held without a
+    reference cycle, so a scanner dropped without ``close()`` is freed at once.
+
+    ``close()`` may be called from another thread while ``next()`` is blocked reading: it runs
+    ``on_close`` (which should cut the source's I/O, as the HTTP client's does), and the blocked
+    ``next()`` then returns False with ``err()`` None: a close is not a failure.
     """
 
-    __slots__ = ("_on_close", "_source")
+    __slots__ = ("_on_close", "_on_close_is_method", "_source")
 
     def __init__(self, source: Iterable[T], *, on_close: Callable[[], object] | None = None) -> None:
         super().__init__()
         self._source: Iterator[T] = iter(source)
-        self._on_close = on_close
+        # A bound method of self would make self -> callback -> self, a cycle only the GC frees.
+        self._on_close_is_method = getattr(on_close, "__self__", None) is self
+        self._on_close: Callable[..., object] | None = (
+            getattr(on_close, "__func__", on_close) if self._on_close_is_method else on_close
+        )
 
     def next(self) -> bool:
         """Advance to the next event; False at the end or on error (see ``err()``)."""
@@ -110,21 +125,26 @@ class Scanner(_ScannerState[T]):
             item = next(self._source)
         except StopIteration:
             self._fail(None)
+            self._ended = not self._closed
             self._release_at_end()
             return False
         except Exception as exc:
-            self._fail(exc)
+            self._fail(None if self._closed else exc)  # closed meanwhile by another thread: no failure
             self._release_at_end()
             return False
         except BaseException:
             self._fail(None)
             self._release()
             raise
+        if self._closed:  # close() ran in another thread while this read was blocked
+            self._current = _NOTHING
+            self._close_source()
+            return False
         self._accept(item)
         return True
 
     def close(self) -> None:
-        """Stop reading and release the source; safe to call any number of times.
+        """Stop reading and release the source; safe to call any number of times, from any thread.
 
         An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
         """
@@ -136,12 +156,26 @@ class Scanner(_ScannerState[T]):
             return
         self._closed = True
         try:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()
+            self._close_source()
         finally:
-            if self._on_close is not None:
-                _call("on_close", None, self._on_close)
+            on_close = self._on_close
+            if on_close is not None:
+                if self._on_close_is_method:
+                    _call("on_close", None, on_close, self)
+                else:
+                    _call("on_close", None, on_close)
+
+    def _close_source(self) -> None:
+        close = getattr(self._source, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except ValueError:
+            # "generator already executing": next() runs in another thread; it closes the source
+            # itself once on_close has cut its read.
+            if not getattr(self._source, "gi_running", False):
+                raise
 
     def _release_at_end(self) -> None:
         # next() never raises for a failure: one while releasing becomes err() (if it is the first).
@@ -190,7 +224,7 @@ class Scanner(_ScannerState[T]):
 class AsyncScanner(_ScannerState[T]):
     """The async twin of :class:`Scanner`: ``await next()``, ``async for``, ``await aclose()``."""
 
-    __slots__ = ("_next", "_on_close", "_source")
+    __slots__ = ("_on_close", "_on_close_is_method", "_source")
 
     def __init__(
         self,
@@ -200,20 +234,24 @@ class AsyncScanner(_ScannerState[T]):
     ) -> None:
         super().__init__()
         self._source: AsyncIterator[T] = aiter(source)
-        self._on_close = on_close
-        self._next = _Next(self)  # reusable: each await makes a fresh coroutine
+        self._on_close_is_method = getattr(on_close, "__self__", None) is self  # no cycle: see Scanner
+        self._on_close: Callable[..., Awaitable[object] | object] | None = (
+            getattr(on_close, "__func__", on_close) if self._on_close_is_method else on_close
+        )
 
     def next(self) -> Awaitable[bool]:
         """Advance to the next event: ``await`` gives False at the end or on error (see ``err()``).
 
         The awaitable raises ``TypeError`` if used as a bool (``while stream.next():`` forgot ``await``).
         """
-        return self._next
+        return _Next(self)  # a fresh one each call: holding one would tie self in a reference cycle
 
     async def aclose(self) -> None:
-        """Stop reading and release the source; safe to call any number of times.
+        """Stop reading and release the source; safe to call any number of times, from any task.
 
-        An exception from ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
+        From another task while ``next()`` waits: ``on_close`` cuts the source's I/O (the HTTP
+        client's does) and that ``next()`` returns False with ``err()`` None. An exception from
+        ``on_close`` is raised as :class:`~streamer.errors.CallbackError`.
         """
         self._current = _NOTHING
         await self._release()
@@ -223,14 +261,28 @@ class AsyncScanner(_ScannerState[T]):
             return
         self._closed = True
         try:
-            aclose = getattr(self._source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await self._close_source()
         finally:
-            if self._on_close is not None:
-                result = _call("on_close", None, self._on_close)
+            on_close = self._on_close
+            if on_close is not None:
+                if self._on_close_is_method:
+                    result = _call("on_close", None, on_close, self)
+                else:
+                    result = _call("on_close", None, on_close)
                 if inspect.isawaitable(result):
                     await _acall("on_close", result)
+
+    async def _close_source(self) -> None:
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is None:
+            return
+        try:
+            await aclose()
+        except RuntimeError:
+            # "asynchronous generator is already running": next() waits in another task; it
+            # closes the source itself once on_close has cut its read.
+            if not getattr(self._source, "ag_running", False):
+                raise
 
     async def _release_at_end(self) -> None:
         # next() never raises for a failure: one while releasing becomes err() (if it is the first).
@@ -252,7 +304,7 @@ class AsyncScanner(_ScannerState[T]):
 
     async def __aiter__(self) -> AsyncIterator[T]:
         """Yield every event, then raise the error that ended the stream, if any."""
-        while await self._next:
+        while await _Next(self):
             yield self._current
         if self._error is not None:
             raise self._error
@@ -261,7 +313,7 @@ class AsyncScanner(_ScannerState[T]):
         """A scanner of ``fn(event)``; an exception from ``fn`` ends it with :class:`CallbackError`."""
 
         async def mapped() -> AsyncIterator[U]:
-            while await self._next:
+            while await _Next(self):
                 yield _call("map", self._count - 1, fn, self._current)
             if self._error is not None:
                 raise self._error
@@ -272,7 +324,7 @@ class AsyncScanner(_ScannerState[T]):
         """A scanner of the events for which ``predicate`` is true (its exceptions: as for ``map``)."""
 
         async def filtered() -> AsyncIterator[T]:
-            while await self._next:
+            while await _Next(self):
                 item = self._current
                 if _call("filter", self._count - 1, predicate, item):
                     yield item
@@ -288,7 +340,7 @@ class AsyncScanner(_ScannerState[T]):
 
         async def folded() -> AsyncIterator[U]:
             acc: dict[str, Any] = {}
-            while await self._next:
+            while await _Next(self):
                 acc, result = _call("accumulate", self._count - 1, _step, fn, acc, self._current, params)
                 yield result
             if self._error is not None:
@@ -315,16 +367,21 @@ class _Next:
             item = yield from scanner._source.__anext__().__await__()
         except StopAsyncIteration:
             scanner._fail(None)
+            scanner._ended = not scanner._closed
             yield from scanner._release_at_end().__await__()
             return False
         except Exception as exc:
-            scanner._fail(exc)
+            scanner._fail(None if scanner._closed else exc)  # closed meanwhile by another task
             yield from scanner._release_at_end().__await__()
             return False
         except BaseException:
             scanner._fail(None)
             yield from scanner._release().__await__()
             raise
+        if scanner._closed:  # aclose() ran in another task while this read was waiting
+            scanner._current = _NOTHING
+            yield from scanner._close_source().__await__()
+            return False
         scanner._accept(item)
         return True
 

@@ -282,13 +282,15 @@ def downlink(is_async: bool) -> Callable[[str, OnClose, contextlib.ExitStack], A
         else:
             scanner = DownlinkScanner(feed.url, "/stock/AAAA", "status")
         transport_close = scanner._on_close  # the transport's close: on_close runs after it, as for others
+        is_method = getattr(scanner, "_on_close_is_method", False)  # a method is held unbound (no cycle)
 
         def closing() -> Any:
-            result = transport_close()
+            result = transport_close(scanner) if is_method else transport_close()
             on_close()
             return result
 
         scanner._on_close = closing
+        scanner._on_close_is_method = False
         if how == "fail":
             feed.drop_connections()
         return scanner

@@ -26,6 +26,7 @@ __all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "iterate_chunks"
 E = TypeVar("E", covariant=True)
 T = TypeVar("T")
 P = TypeVar("P", bound="StreamProtocol[Any]")
+C = TypeVar("C")
 
 
 class StreamProtocol(Protocol[E]):
@@ -117,6 +118,20 @@ def _aiterate(chunks: AsyncIterable[bytes], owner: str) -> AsyncIterator[bytes]:
         ) from None
 
 
+class _Segments(Generic[C]):
+    """The byte sources of one stream: the current segment and a follow-up (tool outputs' stream).
+
+    The event loop holds this, never the stream itself, so that a stream dropped without ``close()``
+    has no reference cycle and is freed (and its connection returned) at once.
+    """
+
+    __slots__ = ("chunks", "follow_up")
+
+    def __init__(self, chunks: C) -> None:
+        self.chunks = chunks
+        self.follow_up: C | None = None
+
+
 class TypedStream(Scanner[T], Generic[T, P]):
     """Base of the sync typed scanners: a protocol over bytes, sources closed, the text vocabulary.
 
@@ -131,46 +146,20 @@ class TypedStream(Scanner[T], Generic[T, P]):
         on_close: Callable[[], object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._chunks = iterate_chunks(chunks, type(self).__name__)
-        self._follow_up: Iterator[bytes] | None = None
+        self._segments: _Segments[Iterator[bytes]] = _Segments(iterate_chunks(chunks, type(self).__name__))
         self._protocol = protocol
         self._max_event_size = max_event_size
         self._user_close = on_close
         sse.Decoder(max_event_size)  # a bad limit is a usage error now, not an err() later
-        super().__init__(self._events(), on_close=self._release_sources)
+        super().__init__(_events(self._segments, protocol, max_event_size), on_close=self._release_sources)
 
-    def _events(self) -> Iterator[T]:
-        protocol = self._protocol
-        while True:
-            decoder = sse.Decoder(self._max_event_size)
-            for chunk in self._chunks:
-                if not isinstance(chunk, (bytes, bytearray)):
-                    raise _not_bytes(chunk)
-                for raw in decoder.feed(chunk):
-                    try:
-                        event = protocol.accept(raw)
-                    except _SHAPE_FAULTS as exc:
-                        raise _decode_error(protocol, raw, exc) from exc
-                    if protocol.done:
-                        if protocol.continues() and self._follow_up is not None:
-                            break
-                        if event is not None:
-                            yield event
-                        return
-                    if event is not None:
-                        yield event
-                    failure = protocol.error
-                    if failure is not None:
-                        raise failure
-                else:
-                    continue
-                break
-            else:
-                decoder.close()
-                raise protocol.eof_error(decoder.truncated)
-            close_quietly(self._chunks)  # the segment ended; its follow-up takes over
-            assert self._follow_up is not None
-            self._chunks, self._follow_up = self._follow_up, None
+    @property
+    def _follow_up(self) -> Iterator[bytes] | None:
+        return self._segments.follow_up
+
+    @_follow_up.setter
+    def _follow_up(self, chunks: Iterator[bytes] | None) -> None:
+        self._segments.follow_up = chunks
 
     def text_delta(self) -> tuple[str, bool]:
         """The text the current event adds, Go style: ``(text, True)``, or ``("", False)``."""
@@ -190,13 +179,47 @@ class TypedStream(Scanner[T], Generic[T, P]):
             raise error
 
     def _release_sources(self) -> None:
+        segments = self._segments
         try:
-            close_quietly(self._chunks)
-            if self._follow_up is not None:
-                close_quietly(self._follow_up)
+            close_quietly(segments.chunks)
+            if segments.follow_up is not None:
+                close_quietly(segments.follow_up)
         finally:
             if self._user_close is not None:
                 self._user_close()
+
+
+def _events(segments: _Segments[Iterator[bytes]], protocol: Any, max_event_size: int) -> Iterator[Any]:
+    while True:
+        decoder = sse.Decoder(max_event_size)
+        for chunk in segments.chunks:
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise _not_bytes(chunk)
+            for raw in decoder.feed(chunk):
+                try:
+                    event = protocol.accept(raw)
+                except _SHAPE_FAULTS as exc:
+                    raise _decode_error(protocol, raw, exc) from exc
+                if protocol.done:
+                    if protocol.continues() and segments.follow_up is not None:
+                        break
+                    if event is not None:
+                        yield event
+                    return
+                if event is not None:
+                    yield event
+                failure = protocol.error
+                if failure is not None:
+                    raise failure
+            else:
+                continue
+            break
+        else:
+            decoder.close()
+            raise protocol.eof_error(decoder.truncated)
+        close_quietly(segments.chunks)  # the segment ended; its follow-up takes over
+        assert segments.follow_up is not None
+        segments.chunks, segments.follow_up = segments.follow_up, None
 
 
 class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
@@ -210,47 +233,20 @@ class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
         on_close: Callable[[], Awaitable[object] | object] | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
     ) -> None:
-        self._chunks = _aiterate(chunks, type(self).__name__)
-        self._follow_up: AsyncIterator[bytes] | None = None
+        self._segments: _Segments[AsyncIterator[bytes]] = _Segments(_aiterate(chunks, type(self).__name__))
         self._protocol = protocol
         self._max_event_size = max_event_size
         self._user_close = on_close
         sse.Decoder(max_event_size)
-        super().__init__(self._events(), on_close=self._release_sources)
+        super().__init__(_aevents(self._segments, protocol, max_event_size), on_close=self._release_sources)
 
-    async def _events(self) -> AsyncIterator[T]:
-        protocol = self._protocol
-        while True:
-            decoder = sse.Decoder(self._max_event_size)
-            switched = False
-            async for chunk in self._chunks:
-                if not isinstance(chunk, (bytes, bytearray)):
-                    raise _not_bytes(chunk)
-                for raw in decoder.feed(chunk):
-                    try:
-                        event = protocol.accept(raw)
-                    except _SHAPE_FAULTS as exc:
-                        raise _decode_error(protocol, raw, exc) from exc
-                    if protocol.done:
-                        if protocol.continues() and self._follow_up is not None:
-                            switched = True
-                            break
-                        if event is not None:
-                            yield event
-                        return
-                    if event is not None:
-                        yield event
-                    failure = protocol.error
-                    if failure is not None:
-                        raise failure
-                if switched:
-                    break
-            if not switched:
-                decoder.close()
-                raise protocol.eof_error(decoder.truncated)
-            await aclose_quietly(self._chunks)
-            assert self._follow_up is not None
-            self._chunks, self._follow_up = self._follow_up, None
+    @property
+    def _follow_up(self) -> AsyncIterator[bytes] | None:
+        return self._segments.follow_up
+
+    @_follow_up.setter
+    def _follow_up(self, chunks: AsyncIterator[bytes] | None) -> None:
+        self._segments.follow_up = chunks
 
     def text_delta(self) -> tuple[str, bool]:
         """The text the current event adds, Go style: ``(text, True)``, or ``("", False)``."""
@@ -267,12 +263,49 @@ class AsyncTypedStream(AsyncScanner[T], Generic[T, P]):
             raise error
 
     async def _release_sources(self) -> None:
+        segments = self._segments
         try:
-            await aclose_quietly(self._chunks)
-            if self._follow_up is not None:
-                await aclose_quietly(self._follow_up)
+            await aclose_quietly(segments.chunks)
+            if segments.follow_up is not None:
+                await aclose_quietly(segments.follow_up)
         finally:
             if self._user_close is not None:
                 result = self._user_close()
                 if isinstance(result, Awaitable):
                     await result
+
+
+async def _aevents(
+    segments: _Segments[AsyncIterator[bytes]], protocol: Any, max_event_size: int
+) -> AsyncIterator[Any]:
+    while True:
+        decoder = sse.Decoder(max_event_size)
+        switched = False
+        async for chunk in segments.chunks:
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise _not_bytes(chunk)
+            for raw in decoder.feed(chunk):
+                try:
+                    event = protocol.accept(raw)
+                except _SHAPE_FAULTS as exc:
+                    raise _decode_error(protocol, raw, exc) from exc
+                if protocol.done:
+                    if protocol.continues() and segments.follow_up is not None:
+                        switched = True
+                        break
+                    if event is not None:
+                        yield event
+                    return
+                if event is not None:
+                    yield event
+                failure = protocol.error
+                if failure is not None:
+                    raise failure
+            if switched:
+                break
+        if not switched:
+            decoder.close()
+            raise protocol.eof_error(decoder.truncated)
+        await aclose_quietly(segments.chunks)
+        assert segments.follow_up is not None
+        segments.chunks, segments.follow_up = segments.follow_up, None

@@ -50,13 +50,15 @@ class Timeouts:
     """Deadlines in seconds (None: no limit).
 
     ``connect``: to open the connection; ``idle``: the longest gap between two reads of the body
-    (the "operation timeout"); ``total``: for the whole stream, from the request to the last byte.
+    (the "operation timeout"); ``total``: for the whole stream, from the request to the last byte;
+    ``pool``: to wait for a free connection when all ``max_connections`` are in use.
     """
 
     connect: float | None = 10.0
     idle: float | None = 60.0
     total: float | None = None
     write: float | None = 30.0
+    pool: float | None = 10.0
 
 
 @define(frozen=True, slots=True)

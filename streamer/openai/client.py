@@ -1,27 +1,38 @@
-"""``Client`` and ``AsyncClient``: OpenAI streaming endpoints over httpx, with retries, timeouts
-and typed errors. They only fetch bytes; ``RunStream`` and ``streamer.sse`` do the rest.
+"""``Client`` and ``AsyncClient``: OpenAI streaming endpoints over httpx, with a connection pool,
+safe retries, timeouts and typed errors. They only fetch bytes; the typed streams do the rest.
 
 Errors before the stream starts (a refused connection, an error status after the retries, a
 response that is not an event stream) raise from the call that opens the stream. Once the stream
 has started, a fault ends it: ``next()`` returns False and ``err()`` says why (``StreamTimeout``,
 ``ConnectionLost``, ``UnexpectedEOF``...). Nothing is retried after the response has begun, so no
 text is duplicated and no second run is created.
+
+Retries: a request is sent again only when it provably never reached the server (the connect
+failed: refused, unreachable, TLS) or when the server answered with a retryable status (or with
+``x-should-retry: true``; ``false`` forbids it). A connection accepted and then closed before an
+answer is not retried: the server may already have started the run. Every attempt of one call
+carries the same ``Idempotency-Key``. httpx faults become ``StreamError`` in one place,
+:mod:`._http_errors`; the body and its connection are handled by :mod:`._body`. The logger
+``streamer.client`` says at DEBUG what each request, retry and stream end did (no keys, no bodies).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx
 from attrs import define
 
 from .. import sse
-from ..errors import ConnectionLost, StreamError, StreamTimeout
+from ..errors import StreamError, StreamTimeout, UsageError
 from ..scanner import AsyncScanner, Scanner
+from ._body import AsyncBody, Deadline, SyncBody, log
+from ._http_errors import HTTPX_ERRORS, request_never_sent, translate, undecodable_encoding
 from ._policy import (
     DEFAULT_BASE_URL,
     RetryPolicy,
@@ -41,10 +52,15 @@ from .responses import AsyncResponseStream, ResponseStream
 __all__ = ["AsyncClient", "Client", "RetryPolicy", "Timeouts", "from_openai_response"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
+#: Connections a client's own pool opens at most (``max_connections``); streams beyond it wait.
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Idle connections kept open for reuse.
+DEFAULT_MAX_KEEPALIVE = 100
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _Config:
-    """What both clients share: key, URLs, headers, policies. Never shows the key."""
+    """What both clients share: key, URLs, headers, policies, the pool size. Never shows the key."""
 
     def __init__(
         self,
@@ -55,6 +71,7 @@ class _Config:
         timeouts: Timeouts,
         retry: RetryPolicy,
         max_event_size: int,
+        pool_size: int | None,
     ) -> None:
         self._api_key = resolve_api_key(api_key, required=base_url is None)
         self.base_url = base_url or DEFAULT_BASE_URL
@@ -63,17 +80,22 @@ class _Config:
         self.timeouts = timeouts
         self.retry = retry
         self.max_event_size = max_event_size
+        self.pool_size = pool_size
 
-    def headers(self, beta: bool) -> dict[str, str]:
-        return request_headers(self._api_key, self.organization, self.project, beta)
+    def headers(self, beta: bool, idempotency_key: str | None = None) -> dict[str, str]:
+        headers = request_headers(self._api_key, self.organization, self.project, beta)
+        if idempotency_key is not None:
+            headers["idempotency-key"] = idempotency_key
+        return headers
 
     def httpx_timeout(self, started: float) -> httpx.Timeout:
         t = self.timeouts
-        read = t.idle
+        read, pool = t.idle, t.pool
         if t.total is not None:
             remaining = max(0.001, t.total - (time.monotonic() - started))
             read = remaining if read is None else min(read, remaining)
-        return httpx.Timeout(connect=t.connect, read=read, write=t.write, pool=t.connect)
+            pool = remaining if pool is None else min(pool, remaining)
+        return httpx.Timeout(connect=t.connect, read=read, write=t.write, pool=pool)
 
     def check_total(self, started: float, url: str) -> None:
         total = self.timeouts.total
@@ -86,44 +108,106 @@ class _Config:
             return "total", total
         return "idle", self.timeouts.idle or 0.0
 
+    def timeout_for(self, started: float, url: str) -> Callable[[httpx.TimeoutException], StreamTimeout]:
+        """How to name a timeout of this request: pool, connect, idle or total."""
+
+        def name(exc: httpx.TimeoutException) -> StreamTimeout:
+            if isinstance(exc, httpx.PoolTimeout):
+                return StreamTimeout("pool", self.timeouts.pool or 0.0, url, pool_size=self.pool_size)
+            if isinstance(exc, httpx.ConnectTimeout):
+                return StreamTimeout("connect", self.timeouts.connect or 0.0, url)
+            kind, seconds = self.read_timeout_kind(started)
+            return StreamTimeout(kind, seconds, url)
+
+        return name
+
     def request(
         self,
         http: httpx.Client | httpx.AsyncClient,
-        method: str,
-        url: str,
+        call: _Call,
         json: Any,
         beta: bool,
-        started: float,
     ) -> httpx.Request:
         return http.build_request(
-            method, url, json=json, headers=self.headers(beta), timeout=self.httpx_timeout(started)
+            call.method,
+            call.url,
+            json=json,
+            headers=self.headers(beta, call.idempotency_key),
+            timeout=self.httpx_timeout(call.started),
         )
 
-    def transport_failure(self, exc: httpx.TransportError, started: float, url: str) -> _Failure:
-        """A request that got no response: only a failed connect is safe to send again."""
-        if isinstance(exc, httpx.TimeoutException):
-            return _Failure(
-                _timeout_before_response(exc, self, started, url), isinstance(exc, httpx.ConnectTimeout)
-            )
-        retryable = isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError))
-        return _Failure(ConnectionLost(f"request failed: {type(exc).__name__}: {exc}", url), retryable)
+    def transport_failure(self, exc: Exception, call: _Call) -> _Failure:
+        """A request that got no response: it is sent again only if it provably never left."""
+        error = translate(
+            exc, call.url, mid_stream=False, timeout_for=self.timeout_for(call.started, call.url)
+        )
+        return _Failure(error, request_never_sent(exc), reason=type(exc).__name__)
 
     def response_failure(self, response: httpx.Response, content: bytes, url: str) -> _Failure:
-        """A response that is not an event stream (raises at once for a 2xx of the wrong kind)."""
+        """A response that is not an event stream (raises at once for a 2xx of the wrong kind).
+
+        ``x-should-retry: true`` / ``false`` from the server overrides the retryable statuses.
+        """
         if response.is_success:
             raise error_for_content(response.status_code, content, response.headers, url)
         error = error_for_status(response.status_code, content, response.headers, url)
-        return _Failure(error, response.status_code in self.retry.statuses, response.headers)
+        asked = response.headers.get("x-should-retry", "").strip().lower()
+        retryable = asked == "true" or (asked != "false" and response.status_code in self.retry.statuses)
+        return _Failure(error, retryable, response.headers, reason=f"status {response.status_code}")
 
-    def backoff(self, attempt: int, failure: _Failure) -> float:
+    def backoff(self, attempt: int, failure: _Failure, call: _Call) -> float:
         """Seconds to wait before trying again; raises the failure's error when it is not retried."""
         delay = self.retry.delay(attempt, failure.headers) if failure.retryable else None
         if delay is None:
+            log.debug(
+                "%s %s: not retried after attempt %d (%s)", call.method, call.url, attempt + 1, failure.reason
+            )
             raise failure.error
+        log.debug(
+            "%s %s: retry %d after %s, waiting %.3f s",
+            call.method,
+            call.url,
+            attempt + 1,
+            failure.reason,
+            delay,
+        )
         return delay
+
+    def opened(self, response: httpx.Response, call: _Call, attempt: int) -> None:
+        """Log the answer; raise if its body is in an encoding that cannot be decoded here."""
+        log.debug(
+            "%s %s: %d %s (attempt %d)",
+            call.method,
+            call.url,
+            response.status_code,
+            response.headers.get("content-type", "no content type"),
+            attempt + 1,
+        )
+        error = undecodable_encoding(response.headers, call.url)
+        if error is not None:
+            raise error
+
+    def deadline(self, call: _Call) -> Deadline:
+        return Deadline(call.url, call.started, self.timeouts.total, self.timeout_for(call.started, call.url))
 
     def __repr__(self) -> str:
         return f"base_url={self.base_url!r}"
+
+
+@define(frozen=True, slots=True)
+class _Call:
+    """One call to open a stream, across its retries: the same URL, start time and idempotency key."""
+
+    method: str
+    url: str
+    started: float
+    idempotency_key: str | None
+
+    @classmethod
+    def start(cls, config: _Config, method: str, path: str) -> _Call:
+        key = None if method.upper() in _SAFE_METHODS else f"streamer-retry-{uuid.uuid4()}"
+        call = cls(method, join_url(config.base_url, path), time.monotonic(), key)
+        return call
 
 
 @define(frozen=True, slots=True)
@@ -133,6 +217,7 @@ class _Failure:
     error: StreamError
     retryable: bool
     headers: Mapping[str, str] | None = None
+    reason: str = ""
 
 
 class _ByteSource(Protocol):
@@ -153,8 +238,11 @@ class Client:
     """A synchronous client for OpenAI streaming endpoints (or any compatible server).
 
     ``api_key`` defaults to ``OPENAI_API_KEY`` (from the environment, or a ``.env`` file in the
-    working directory); it may be omitted for a custom ``base_url``. Pass ``http_client`` to use
-    your own ``httpx.Client`` (its limits, proxies, transport); it is then yours to close.
+    working directory); it may be omitted for a custom ``base_url``. ``max_connections`` bounds the
+    client's connection pool (default 1000); a stream that finds every connection in use waits up
+    to ``Timeouts.pool`` and then fails with ``StreamTimeout(kind="pool")``. A stream closed after
+    its end hands its connection back for the next request. Pass ``http_client`` to use your own
+    ``httpx.Client`` (its limits, proxies, transport) instead; it is then yours to close.
     """
 
     def __init__(
@@ -168,6 +256,7 @@ class Client:
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        max_connections: int | None = None,
     ) -> None:
         self._config = _Config(
             api_key,
@@ -177,9 +266,10 @@ class Client:
             timeouts or Timeouts(),
             retry or RetryPolicy(),
             max_event_size,
+            _pool_size(http_client, max_connections),
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client()
+        self._http = http_client or httpx.Client(limits=_limits(self._config.pool_size))
 
     def __repr__(self) -> str:
         return f"Client({self._config!r})"
@@ -217,12 +307,12 @@ class Client:
     def chat_completions_stream(self, **params: Any) -> ChatStream:
         """``POST /chat/completions`` with ``stream: true`` (``model=``, ``messages=``, ...)."""
         body = self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
-        return ChatStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, ChatStream(body, max_event_size=self._config.max_event_size))
 
     def responses_stream(self, **params: Any) -> ResponseStream:
         """``POST /responses`` with ``stream: true`` (``model=``, ``input=``, ...)."""
         body = self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return ResponseStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, ResponseStream(body, max_event_size=self._config.max_event_size))
 
     def stream(self, method: str, path: str, json: Any = None, *, beta: bool = False) -> EventStream:
         """Any other SSE endpoint: a scanner of raw :class:`~streamer.sse.Event`.
@@ -230,37 +320,40 @@ class Client:
         It fails with ``UnexpectedEOF`` if the body ends in the middle of an event.
         """
         body = self._open(method, path, json, beta)
-        return EventStream(
-            sse.iter_events(body, max_event_size=self._config.max_event_size), on_close=body.close
-        )
+        events = sse.iter_events(body, max_event_size=self._config.max_event_size)
+        return _attach(body, EventStream(events, on_close=body.close))
 
     def _run_stream(self, path: str, body: dict[str, Any]) -> RunStream:
         chunks = self._open("POST", path, body, beta=True)
-        return RunStream(chunks, continuation=self._continue, max_event_size=self._config.max_event_size)
+        stream = RunStream(chunks, continuation=self._continue, max_event_size=self._config.max_event_size)
+        return _attach(chunks, stream)
 
     def _continue(self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]) -> Iterator[bytes]:
         path, body = _submit_request(thread_id, run_id, outputs)
         return self._open("POST", path, body, beta=True)
 
-    def _open(self, method: str, path: str, json: Any, beta: bool) -> Generator[bytes, None, None]:
-        """Send the request, retrying before the first byte; return the body's chunks."""
+    def _open(self, method: str, path: str, json: Any, beta: bool) -> SyncBody:
+        """Send the request, retrying only what is safe (see the module); return the body's chunks."""
         config = self._config
-        url = join_url(config.base_url, path)
-        started = time.monotonic()
+        call = _Call.start(config, method, path)
         attempt = 0
         while True:
-            config.check_total(started, url)
+            config.check_total(call.started, call.url)
+            log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
             try:
-                response = self._http.send(
-                    config.request(self._http, method, url, json, beta, started), stream=True
-                )
-            except httpx.TransportError as exc:
-                failure = config.transport_failure(exc, started, url)
+                response = self._http.send(config.request(self._http, call, json, beta), stream=True)
+            except HTTPX_ERRORS as exc:
+                failure = config.transport_failure(exc, call)
             else:
                 if is_event_stream(response.headers) and response.is_success:
-                    return _body(response, config, started, url)
-                failure = config.response_failure(response, _read_limited(response), url)
-            time.sleep(config.backoff(attempt, failure))
+                    try:
+                        config.opened(response, call, attempt)
+                    except StreamError:
+                        response.close()
+                        raise
+                    return SyncBody(response, config.deadline(call))
+                failure = config.response_failure(response, _read_limited(response), call.url)
+            time.sleep(config.backoff(attempt, failure, call))
             attempt += 1
 
 
@@ -278,6 +371,7 @@ class AsyncClient:
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_event_size: int = sse.DEFAULT_MAX_EVENT_SIZE,
+        max_connections: int | None = None,
     ) -> None:
         self._config = _Config(
             api_key,
@@ -287,9 +381,10 @@ class AsyncClient:
             timeouts or Timeouts(),
             retry or RetryPolicy(),
             max_event_size,
+            _pool_size(http_client, max_connections),
         )
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient()
+        self._http = http_client or httpx.AsyncClient(limits=_limits(self._config.pool_size))
 
     def __repr__(self) -> str:
         return f"AsyncClient({self._config!r})"
@@ -327,25 +422,27 @@ class AsyncClient:
     async def chat_completions_stream(self, **params: Any) -> AsyncChatStream:
         """``POST /chat/completions`` with ``stream: true``."""
         body = await self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
-        return AsyncChatStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncChatStream(body, max_event_size=self._config.max_event_size))
 
     async def responses_stream(self, **params: Any) -> AsyncResponseStream:
         """``POST /responses`` with ``stream: true``."""
         body = await self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return AsyncResponseStream(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncResponseStream(body, max_event_size=self._config.max_event_size))
 
     async def stream(
         self, method: str, path: str, json: Any = None, *, beta: bool = False
     ) -> AsyncEventStream:
         """Any other SSE endpoint: an async scanner of raw :class:`~streamer.sse.Event`."""
         body = await self._open(method, path, json, beta)
-        return AsyncEventStream(
-            sse.aiter_events(body, max_event_size=self._config.max_event_size), on_close=body.aclose
-        )
+        events = sse.aiter_events(body, max_event_size=self._config.max_event_size)
+        return _attach(body, AsyncEventStream(events, on_close=body.aclose))
 
     async def _run_stream(self, path: str, body: dict[str, Any]) -> AsyncRunStream:
         chunks = await self._open("POST", path, body, beta=True)
-        return AsyncRunStream(chunks, continuation=self._continue, max_event_size=self._config.max_event_size)
+        stream = AsyncRunStream(
+            chunks, continuation=self._continue, max_event_size=self._config.max_event_size
+        )
+        return _attach(chunks, stream)
 
     async def _continue(
         self, thread_id: str, run_id: str, outputs: list[dict[str, Any]]
@@ -353,38 +450,33 @@ class AsyncClient:
         path, body = _submit_request(thread_id, run_id, outputs)
         return await self._open("POST", path, body, beta=True)
 
-    async def _open(self, method: str, path: str, json: Any, beta: bool) -> AsyncGenerator[bytes, None]:
-        """Send the request, retrying before the first byte; return the body's chunks."""
+    async def _open(self, method: str, path: str, json: Any, beta: bool) -> AsyncBody:
+        """Send the request, retrying only what is safe (see the module); return the body's chunks."""
         config = self._config
-        url = join_url(config.base_url, path)
-        started = time.monotonic()
+        call = _Call.start(config, method, path)
         attempt = 0
         while True:
-            config.check_total(started, url)
+            config.check_total(call.started, call.url)
+            log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
             try:
-                request = config.request(self._http, method, url, json, beta, started)
-                response = await self._http.send(request, stream=True)
-            except httpx.TransportError as exc:
-                failure = config.transport_failure(exc, started, url)
+                response = await self._http.send(config.request(self._http, call, json, beta), stream=True)
+            except HTTPX_ERRORS as exc:
+                failure = config.transport_failure(exc, call)
             else:
                 if is_event_stream(response.headers) and response.is_success:
-                    return _abody(response, config, started, url)
-                failure = config.response_failure(response, await _aread_limited(response), url)
-            await anyio.sleep(config.backoff(attempt, failure))
+                    try:
+                        config.opened(response, call, attempt)
+                    except StreamError:
+                        await response.aclose()
+                        raise
+                    return AsyncBody(response, config.deadline(call), config.timeouts.idle)
+                failure = config.response_failure(response, await _aread_limited(response), call.url)
+            await anyio.sleep(config.backoff(attempt, failure, call))
             attempt += 1
 
 
 def _submit_request(thread_id: str, run_id: str, outputs: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
     return f"threads/{thread_id}/runs/{run_id}/submit_tool_outputs", {"tool_outputs": outputs, "stream": True}
-
-
-def _timeout_before_response(
-    exc: httpx.TimeoutException, config: _Config, started: float, url: str
-) -> StreamTimeout:
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return StreamTimeout("connect", config.timeouts.connect or 0.0, url)
-    kind, seconds = config.read_timeout_kind(started)
-    return StreamTimeout(kind, seconds, url)
 
 
 def _read_limited(response: httpx.Response) -> bytes:
@@ -394,7 +486,7 @@ def _read_limited(response: httpx.Response) -> bytes:
             content += chunk
             if len(content) >= _ERROR_BODY_LIMIT:
                 break
-    except httpx.HTTPError:
+    except HTTPX_ERRORS:
         pass  # the status is the error; a body we could not read only loses detail
     finally:
         response.close()
@@ -408,59 +500,11 @@ async def _aread_limited(response: httpx.Response) -> bytes:
             content += chunk
             if len(content) >= _ERROR_BODY_LIMIT:
                 break
-    except httpx.HTTPError:
+    except HTTPX_ERRORS:
         pass
     finally:
         await response.aclose()
     return content[:_ERROR_BODY_LIMIT]
-
-
-def _body(
-    response: httpx.Response, config: _Config, started: float, url: str
-) -> Generator[bytes, None, None]:
-    """The response body's chunks; faults become StreamTimeout / ConnectionLost; always closes."""
-    try:
-        for chunk in response.iter_bytes():
-            config.check_total(started, url)
-            yield chunk
-    except httpx.TimeoutException:
-        kind, seconds = config.read_timeout_kind(started)
-        raise StreamTimeout(kind, seconds, url) from None
-    except httpx.TransportError as exc:
-        raise ConnectionLost(f"connection lost mid-stream: {type(exc).__name__}: {exc}", url) from exc
-    finally:
-        response.close()
-
-
-async def _abody(
-    response: httpx.Response, config: _Config, started: float, url: str
-) -> AsyncGenerator[bytes, None]:
-    """Async twin of :func:`_body`; the idle and total deadlines are enforced per read."""
-    chunks = response.aiter_bytes()
-    timeouts = config.timeouts
-    try:
-        while True:
-            limit = timeouts.idle
-            if timeouts.total is not None:
-                remaining = timeouts.total - (time.monotonic() - started)
-                limit = remaining if limit is None else min(limit, remaining)
-            try:
-                with anyio.fail_after(max(limit, 0.0) if limit is not None else None):
-                    chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                kind, seconds = config.read_timeout_kind(started)
-                raise StreamTimeout(kind, seconds, url) from None
-            yield chunk
-    except httpx.TimeoutException:
-        kind, seconds = config.read_timeout_kind(started)
-        raise StreamTimeout(kind, seconds, url) from None
-    except httpx.TransportError as exc:
-        raise ConnectionLost(f"connection lost mid-stream: {type(exc).__name__}: {exc}", url) from exc
-    finally:
-        await _aclose(chunks)  # httpx's own body generator, then the response
-        await response.aclose()
 
 
 def from_openai_response(response: _ByteSource) -> RunStream:
@@ -472,7 +516,27 @@ def from_openai_response(response: _ByteSource) -> RunStream:
     return RunStream.from_chunks(response.iter_bytes(), on_close=response.close)
 
 
-async def _aclose(iterator: object) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
+S = TypeVar("S")
+
+
+def _attach(body: SyncBody | AsyncBody, stream: S) -> S:
+    """The stream, made known to its body: a body drains for reuse only once its stream ended."""
+    body.attach(stream)
+    return stream
+
+
+def _pool_size(http_client: object, max_connections: int | None) -> int | None:
+    """The pool size a client's own pool gets; None when the caller supplies the pool."""
+    if http_client is not None:
+        if max_connections is not None:
+            raise UsageError("max_connections sizes the client's own pool; set limits on your http_client")
+        return None
+    size = DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections
+    if size < 1:
+        raise UsageError(f"max_connections must be at least 1, got {size}")
+    return size
+
+
+def _limits(pool_size: int | None) -> httpx.Limits:
+    size = pool_size or DEFAULT_MAX_CONNECTIONS
+    return httpx.Limits(max_connections=size, max_keepalive_connections=min(size, DEFAULT_MAX_KEEPALIVE))

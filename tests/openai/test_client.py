@@ -23,6 +23,7 @@ from streamer.errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    StreamTimeout,
     UnexpectedResponse,
     UnprocessableEntityError,
 )
@@ -263,3 +264,23 @@ async def test_async_client_streams_after_a_retry() -> None:
         stream = await c.create_thread_and_run_stream("asst_1")
         texts = [t async for t in stream.text_deltas()]
     assert "".join(texts) == stream.text() and route.call_count == 2
+
+
+@respx.mock
+def test_a_get_carries_no_idempotency_key_and_a_post_does() -> None:
+    get = respx.get(f"{BASE}/events").respond(200, content=TEXT, headers=SSE_HEADERS)
+    post = respx.post(f"{BASE}/threads/runs").respond(200, content=TEXT, headers=SSE_HEADERS)
+    with client() as c:
+        c.stream("GET", "events").close()
+        c.create_thread_and_run_stream("asst_1").close()
+    assert "idempotency-key" not in get.calls.last.request.headers
+    assert post.calls.last.request.headers["idempotency-key"].startswith("streamer-retry-")
+
+
+@respx.mock
+def test_a_pool_timeout_is_not_retried() -> None:
+    route = respx.post(f"{BASE}/threads/runs").mock(side_effect=httpx.PoolTimeout("pool"))
+    with pytest.raises(StreamTimeout) as info:
+        client().create_thread_and_run_stream("asst_1")
+    assert info.value.kind == "pool"
+    assert route.call_count == 1

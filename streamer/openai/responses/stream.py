@@ -18,7 +18,7 @@ from ... import sse
 from ...errors import StreamAPIError, StreamError, UnexpectedEOF
 from .._build import ShapeError, build
 from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
-from .._deltas import ToolCalls, api_error
+from .._deltas import ToolCalls, api_error, check_index
 from .._event import UnknownEvent
 from .events import (
     EVENTS,
@@ -68,6 +68,9 @@ class ResponseProtocol:
     calls: ToolCalls[str] = field(factory=ToolCalls)
     #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
     keep_snapshots: bool = True
+    #: How many output items, and content parts per item, the indexes so far imply (for bounds checks).
+    outputs: int = 0
+    contents: dict[int, int] = field(factory=dict)
 
     def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
         """Decode one SSE event and fold it into the snapshots."""
@@ -82,6 +85,7 @@ class ResponseProtocol:
         if cls is None:
             return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
         event = build(cls, payload, "data", raw=raw, index=self.index)
+        self._check_indexes(event)
         if type(event) is ResponseOutputTextDelta:  # the hot path: more text
             if event.delta and self.keep_snapshots:
                 self.text.append(event.delta)
@@ -90,6 +94,21 @@ class ResponseProtocol:
         self.index += 1
         self.last = event
         return event
+
+    def _check_indexes(self, event: ResponseEvent) -> None:
+        # A negative index, or one far past what the stream has shown, is a malformed event.
+        output = getattr(event, "output_index", None)
+        if output is None:
+            return
+        check_index(output, self.outputs, "data.output_index")
+        if output >= self.outputs:
+            self.outputs = output + 1
+        content = getattr(event, "content_index", None)
+        if content is not None:
+            parts = self.contents.get(output, 0)
+            check_index(content, parts, "data.content_index")
+            if content >= parts:
+                self.contents[output] = content + 1
 
     def _keep(self, event: ResponseEvent | UnknownEvent) -> ResponseEvent | UnknownEvent:
         self.index += 1

@@ -1,0 +1,357 @@
+"""A streaming response's body as chunks of bytes: the one piece of the client that reads a socket.
+
+``SyncBody`` / ``AsyncBody`` iterate the body, turn every httpx fault into a ``StreamError``
+(through :mod:`._http_errors`) and enforce the total deadline. Their ``close()``:
+
+* once its stream has reached its end marker (``Scanner.ended``; a body with no stream attached
+  counts as ended), drains what is left of the body, at most :data:`DRAIN_BYTES` within
+  :data:`DRAIN_SECONDS`, so that the connection goes back to the pool for the next request (the
+  chunked terminator follows the last event at once); a body that does not end within those
+  bounds, or a stream closed early, has its connection closed at once instead;
+* is safe from any thread (sync): when another thread is blocked reading, it shuts the socket down
+  under that read, which then ends the body quietly; the reading thread releases the response.
+
+A body dropped without ``close()`` closes its response when it is freed (async: httpx's body
+generator, which asyncio finalizes, releases it) and emits a ``ResourceWarning``, as files do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import httpx
+
+from ..errors import StreamError, StreamTimeout
+from ._http_errors import HTTPX_ERRORS, TimeoutFor, translate
+
+__all__ = ["DRAIN_BYTES", "DRAIN_SECONDS", "AsyncBody", "Deadline", "SyncBody", "log"]
+
+#: Most bytes read after a stream's end to return its connection to the pool.
+DRAIN_BYTES = 64 * 1024
+#: Longest wait for the rest of a body after a stream's end.
+DRAIN_SECONDS = 0.5
+
+#: The client's logger: requests, retries and stream ends at DEBUG. Never keys or bodies.
+log = logging.getLogger("streamer.client")
+
+
+class Deadline:
+    """The stream's total deadline and how to name a timeout (pure; shared by both bodies)."""
+
+    __slots__ = ("started", "timeout_for", "total", "url")
+
+    def __init__(self, url: str, started: float, total: float | None, timeout_for: TimeoutFor) -> None:
+        self.url = url
+        self.started = started
+        self.total = total
+        self.timeout_for = timeout_for
+
+    def remaining(self) -> float | None:
+        """Seconds left before the total deadline (None: no total deadline)."""
+        if self.total is None:
+            return None
+        return self.total - (time.monotonic() - self.started)
+
+    def check(self) -> None:
+        """Raise ``StreamTimeout("total")`` once the total deadline has passed."""
+        remaining = self.remaining()
+        if remaining is not None and remaining < 0:
+            raise StreamTimeout("total", self.total or 0.0, self.url)
+
+    def error(self, exc: Exception) -> StreamError:
+        """The typed error for an httpx exception raised while reading the body."""
+        return translate(exc, self.url, mid_stream=True, timeout_for=self.timeout_for)
+
+
+def _dropped(response: httpx.Response, url: str) -> None:
+    warnings.warn(
+        f"unclosed stream from {url}: close() it or use it in a with block; its connection is closed now",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    log.debug("stream from %s dropped without close(); closing its connection", url)
+    response.close()
+
+
+def _socket_of(response: httpx.Response) -> Any:
+    """The socket under a response from httpx's own transports (None for other transports)."""
+    stream = response.extensions.get("network_stream")
+    get_extra_info: Callable[[str], Any] | None = getattr(stream, "get_extra_info", None)
+    return get_extra_info("socket") if get_extra_info is not None else None
+
+
+def _shutdown(response: httpx.Response) -> None:
+    """Shut a response's socket down: a read blocked on it returns at once (end of stream)."""
+    sock = _socket_of(response)
+    with contextlib.suppress(OSError):
+        if isinstance(sock, socket.socket):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also under TLS
+        elif hasattr(sock, "shutdown"):  # asyncio's TransportSocket
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class SyncBody:
+    """The chunks of a streaming ``httpx.Response``; ``close()`` drains or aborts (see the module)."""
+
+    __slots__ = (
+        "__weakref__",
+        "_aborted",
+        "_chunks",
+        "_closed",
+        "_deadline",
+        "_drained",
+        "_finalizer",
+        "_lock",
+        "_owner",
+        "_read",
+        "_reader",
+        "_response",
+    )
+
+    def __init__(self, response: httpx.Response, deadline: Deadline) -> None:
+        self._response = response
+        self._chunks = response.iter_bytes()
+        self._deadline = deadline
+        self._reader: int | None = None
+        self._closed = False
+        self._aborted = False
+        self._drained = False
+        self._read = 0
+        self._lock = threading.Lock()
+        self._owner: weakref.ref[Any] | None = None
+        self._finalizer = weakref.finalize(self, _dropped, response, deadline.url)
+        self._finalizer.atexit = False
+
+    def attach(self, stream: Any) -> None:
+        """Tell the body which stream reads it (held weakly): only an ended stream is drained."""
+        self._owner = weakref.ref(stream)
+
+    def __iter__(self) -> SyncBody:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._closed:
+            raise StopIteration
+        self._reader = threading.get_ident()
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._finish("complete", reusable=True)
+            raise
+        except HTTPX_ERRORS as exc:
+            if self._aborted:
+                self._finish("closed from another thread", reusable=False)
+                raise StopIteration from None
+            self._finish(f"failed ({type(exc).__name__})", reusable=False)
+            raise self._deadline.error(exc) from exc
+        finally:
+            self._reader = None
+        if self._aborted:
+            self._finish("closed from another thread", reusable=False)
+            raise StopIteration
+        self._read += len(chunk)
+        try:
+            self._deadline.check()
+        except StreamTimeout:
+            self._finish("total deadline passed", reusable=False)
+            raise
+        return chunk
+
+    def close(self) -> None:
+        """Release the response: drain it for reuse, or cut the socket under a read in another thread."""
+        if self._closed:
+            return
+        reader = self._reader
+        if reader is not None and reader != threading.get_ident():
+            self._abort()
+            return
+        if not _owner_ended(self._owner):
+            self._finish("closed early", reusable=False)
+            return
+        self._finish("closed", reusable=self._drain())
+
+    def _drain(self) -> bool:
+        """Read the rest of the body within the drain bounds; True if it ended (connection reusable)."""
+        timer = threading.Timer(DRAIN_SECONDS, self._drain_timeout)
+        timer.daemon = True
+        timer.start()
+        drained = 0
+        try:
+            for chunk in self._chunks:
+                drained += len(chunk)
+                if drained > DRAIN_BYTES or self._aborted:
+                    return False
+        except HTTPX_ERRORS:
+            return False
+        finally:
+            with self._lock:  # a timer firing from now on must not cut a pooled connection
+                self._drained = True
+            timer.cancel()
+        return not self._aborted
+
+    def _drain_timeout(self) -> None:
+        with self._lock:
+            if not self._drained:
+                self._abort()
+
+    def _abort(self) -> None:
+        """Shut the socket down so that a blocked read returns at once (thread-safe)."""
+        self._aborted = True
+        _shutdown(self._response)
+
+    def _finish(self, how: str, *, reusable: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer.detach()
+        self._response.close()
+        _log_end(self._deadline, how, self._read, reusable)
+
+
+class AsyncBody:
+    """The async twin of :class:`SyncBody`: idle and total deadlines per read, a bounded drain."""
+
+    __slots__ = (
+        "__weakref__",
+        "_aborted",
+        "_chunks",
+        "_closed",
+        "_deadline",
+        "_finalizer",
+        "_idle",
+        "_owner",
+        "_read",
+        "_reading",
+        "_response",
+    )
+
+    def __init__(self, response: httpx.Response, deadline: Deadline, idle: float | None) -> None:
+        self._response = response
+        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
+        self._deadline = deadline
+        self._idle = idle
+        self._closed = False
+        self._aborted = False
+        self._reading = False
+        self._read = 0
+        self._owner: weakref.ref[Any] | None = None
+        self._finalizer = weakref.finalize(self, _adropped, deadline.url)
+        self._finalizer.atexit = False
+
+    def attach(self, stream: Any) -> None:
+        """Tell the body which stream reads it (held weakly): only an ended stream is drained."""
+        self._owner = weakref.ref(stream)
+
+    def __aiter__(self) -> AsyncBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        limit = self._idle
+        remaining = self._deadline.remaining()
+        if remaining is not None:
+            limit = remaining if limit is None else min(limit, remaining)
+        self._reading = True
+        try:
+            with anyio.fail_after(max(limit, 0.0) if limit is not None else None):
+                chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            await self._finish("complete", reusable=True)
+            raise
+        except TimeoutError:
+            await self._finish("timed out", reusable=False)
+            raise self._deadline.timeout_for(httpx.ReadTimeout("deadline")) from None
+        except HTTPX_ERRORS as exc:
+            if self._aborted:
+                await self._finish("closed from another task", reusable=False)
+                raise StopAsyncIteration from None
+            await self._finish(f"failed ({type(exc).__name__})", reusable=False)
+            raise self._deadline.error(exc) from exc
+        finally:
+            self._reading = False
+        if self._aborted:
+            await self._finish("closed from another task", reusable=False)
+            raise StopAsyncIteration
+        self._read += len(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        """Release the response: drain it within the bounds for reuse, else close its connection.
+
+        While another task waits in a read, it shuts the socket down under that read instead.
+        """
+        if self._closed:
+            return
+        if self._reading:
+            self._aborted = True
+            _shutdown(self._response)
+            return
+        if not _owner_ended(self._owner):
+            await self._finish("closed early", reusable=False)
+            return
+        reusable = False
+        try:
+            with anyio.move_on_after(DRAIN_SECONDS):
+                drained = 0
+                async for chunk in self._chunks:
+                    drained += len(chunk)
+                    if drained > DRAIN_BYTES:
+                        break
+                else:
+                    reusable = True
+        except HTTPX_ERRORS:
+            reusable = False
+        finally:
+            await self._finish("closed", reusable=reusable)
+
+    async def _finish(self, how: str, *, reusable: bool) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._finalizer.detach()
+        with anyio.CancelScope(shield=True):  # a cancelled task still releases its connection
+            try:
+                aclose = getattr(self._chunks, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                await self._response.aclose()
+        _log_end(self._deadline, how, self._read, reusable)
+
+
+def _owner_ended(owner: weakref.ref[Any] | None) -> bool:
+    """True if the body's stream reached its end (or no stream is known): worth draining."""
+    stream = owner() if owner is not None else None
+    return stream is None or bool(getattr(stream, "ended", True))
+
+
+def _adropped(url: str) -> None:
+    # httpx's own body generator, finalized by the asyncio loop, releases the connection.
+    warnings.warn(
+        f"unclosed async stream from {url}: await aclose() or use it in an async with block",
+        ResourceWarning,
+        stacklevel=2,
+    )
+
+
+def _log_end(deadline: Deadline, how: str, read: int, reusable: bool) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug(
+            "stream end %s: %s after %d bytes in %.3f s; connection %s",
+            deadline.url,
+            how,
+            read,
+            time.monotonic() - deadline.started,
+            "back in the pool" if reusable else "closed",
+        )
