@@ -258,12 +258,16 @@ class Decoder:
             # values X without one): so each block is exactly these two lines.
             if seps.count(_DATA_SEP) != count or 10 in b"".join(values):
                 return False
-            found = list(map(self._kinds.get, kinds))
-            if not all(found):  # names are never empty: a miss is None
-                found = list(map(self._kind, kinds))
-                if not all(found):
-                    return False
-            names = cast("list[str]", found)
+            first = self._kinds.get(kinds[0]) or self._kind(kinds[0])
+            if first is not None and kinds.count(kinds[0]) == count:  # one type: no hashing
+                names = repeat(first, count)
+            else:
+                found = list(map(self._kinds.get, kinds))
+                if not all(found):  # names are never empty: a miss is None
+                    found = list(map(self._kind, kinds))
+                    if not all(found):
+                        return False
+                names = cast("list[str]", found)
         elif complete[:6] == b"data: ":
             lines = complete.split(b"\n\ndata: ")
             count = len(lines)
@@ -274,8 +278,14 @@ class Decoder:
             names = repeat("message", count)
         else:
             return False
-        datas = map(_decode, values, repeat("utf-8"), repeat("replace"))
-        events += map(Event, names, datas, repeat(self._id_buffer, count), repeat(self._retry, count))
+        try:
+            datas = list(map(_decode, values))  # strict UTF-8 takes no arguments to parse
+        except UnicodeDecodeError:
+            datas = list(map(_decode, values, repeat("utf-8"), repeat("replace")))
+        if self._id_buffer is None and self._retry is None:
+            events += map(Event, names, datas)
+        else:
+            events += map(Event, names, datas, repeat(self._id_buffer, count), repeat(self._retry, count))
         return True
 
     def _kind(self, value: bytes) -> str | None:
