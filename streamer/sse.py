@@ -39,6 +39,7 @@ MAX_RETRY = 2**63 - 1
 _BOM = b"\xef\xbb\xbf"
 _SPLIT_ANY_NEWLINE = re.compile(r"\r\n|\r|\n")
 _DATA_SEP = b"\ndata: "
+_LARGE = 1 << 16  # an event this large is decoded in pieces of this size (see _dispatch_large)
 _decode = bytes.decode
 
 
@@ -129,6 +130,8 @@ class Decoder:
     _retry: int | None = field(init=False, repr=False, default=None)
     _failed: EventTooLarge | None = field(init=False, repr=False, default=None)
     _closed: bool = field(init=False, repr=False, default=False)
+    # A large event's block while _dispatch_large decodes it (no other reference may hold it).
+    _large: bytearray = field(init=False, repr=False, factory=bytearray)
     _truncated: bool = field(init=False, repr=False, default=False)
 
     def __attrs_post_init__(self) -> None:
@@ -224,10 +227,15 @@ class Decoder:
                 self._check_size(pending, self._pending_offset, complete=False)
             return []
         events: list[Event] = []
+        size = len(complete)
         try:
-            if single or len(complete) >= self.max_event_size or not self._simple(complete, events):
+            if single and _LARGE <= size < self.max_event_size and self._large_shape(complete):
+                self._large = complete if type(complete) is bytearray else bytearray(complete)
+                del complete  # handed over: _dispatch_large shrinks it as it decodes
+                events.append(self._dispatch_large())
+            elif single or size >= self.max_event_size or not self._simple(complete, events):
                 self._blocks((complete,) if single else complete.split(b"\n\n"), events)
-            self._pending_offset += len(complete) + 2
+            self._pending_offset += size + 2
             pending += rest
             if len(pending) > self.max_event_size:
                 self._check_size(pending, self._pending_offset, complete=False)
@@ -236,6 +244,42 @@ class Decoder:
                 raise
             # Hand out the events completed before the oversized one; the next call raises.
         return events
+
+    @staticmethod
+    def _large_shape(block: bytes | bytearray) -> bool:
+        """True if ``block`` is an optional ``event: X`` line then one ``data: Y`` line."""
+        start = block.find(b"\n") + 1 if block[:7] == b"event: " else 0
+        return block.startswith(b"data: ", start) and block.find(b"\n", start) < 0
+
+    def _dispatch_large(self) -> Event:
+        """The event of the large block in ``_large``, decoded from its end in pieces, each cut off
+        the buffer once decoded, so that the bytes and the text together stay about one copy large
+        until the final join.
+
+        Cuts fall before a byte that starts a UTF-8 sequence (or is ASCII), where decoding with
+        replacement restarts anyway, so the pieces decode exactly as the whole would.
+        """
+        block = self._large
+        self._large = bytearray()
+        name = "message"
+        start = 0
+        if block[:7] == b"event: ":
+            start = block.find(b"\n") + 1
+            name = self._kind(bytes(block[7 : start - 1])) or "message"
+        start += 6  # after `data: `
+        pieces: list[str] = []
+        while len(block) - start > _LARGE:
+            cut = len(block) - _LARGE
+            while cut > len(block) - _LARGE - 4 and 0x80 <= block[cut] < 0xC0:
+                cut -= 1  # a continuation byte: step back to the start of its character
+            if 0x80 <= block[cut] < 0xC0:
+                break  # not UTF-8 here: decode the rest at once
+            pieces.append(block[cut:].decode("utf-8", "replace"))
+            del block[cut:]  # shrinks in place
+        pieces.append(block[start:].decode("utf-8", "replace"))
+        del block
+        pieces.reverse()
+        return Event(name, "".join(pieces), self._id_buffer, self._retry)
 
     def _simple(self, complete: bytes | bytearray, events: list[Event]) -> bool:
         """Decode ``complete`` (blocks joined by blank lines) with C-level calls only, if every block

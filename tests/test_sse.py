@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 
 import pytest
 
@@ -459,3 +460,58 @@ def test_whole_buffer_fast_path_agrees_with_the_reference_on_near_misses(stream:
     # Each stream is close to the shape the whole-buffer path handles, but one block is not.
     expected_events, _ = reference_decode(stream)
     assert decode_all(stream) == expected_events
+
+
+def _large_payload(seed: int, size: int) -> bytes:
+    rng = random.Random(seed)
+    parts = [
+        b"x" * 61,
+        "\u00e9".encode(),
+        "\u20ac".encode(),
+        "\U0001f600".encode(),
+        b"\xff",
+        b"\xe2\x82",
+        b"\x80" * 7,
+    ]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(parts)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("head", [b"", b"event: big\n"], ids=["data-only", "with-type"])
+def test_large_event_decoded_in_pieces_equals_the_reference(
+    seed: int, head: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Events of 64 KiB and more take a path that decodes them from the end in pieces; cut points
+    # fall next to multibyte characters, invalid bytes and runs of continuation bytes.
+    large = head + b"data: " + _large_payload(seed, 200_000 + seed * 977) + b"\n\n"
+    stream = b"data: small\n\n" + large + b"data: after\n\n"
+    calls: list[int] = []
+    original = Decoder._dispatch_large
+
+    def spy(self: Decoder) -> Event:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Decoder, "_dispatch_large", spy)
+    rng = random.Random(seed)
+    decoder = Decoder()
+    events = decoder.feed(b"data: small\n\n")
+    position = 0
+    while position < len(large):
+        step = rng.randint(1, 20_000)
+        events += decoder.feed(large[position : position + step])
+        position += step
+    events += decoder.feed(b"data: after\n\n")
+    events += decoder.close()
+    assert calls == [1]
+    assert (events, decoder.truncated) == reference_decode(stream)
+
+
+def test_large_event_of_continuation_bytes_only_is_replaced_like_the_reference() -> None:
+    stream = b"data: " + b"\x80" * 300_000 + b"\n\n"
+    decoder = Decoder()
+    events = decoder.feed(stream[:100]) + decoder.feed(stream[100:])
+    assert events == reference_decode(stream)[0]
