@@ -28,7 +28,7 @@ try:
 except ImportError:  # atheris has wheels for CPython 3.10-3.12 on Linux/macOS only
     atheris = None
 
-if atheris is not None:
+if atheris is not None and "--smoke" not in sys.argv:  # --smoke fuzzes in a child process
     with atheris.instrument_imports():
         from streamer import sse
         from streamer.errors import StreamError
