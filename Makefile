@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: test lint demo fuzz bench clean
+.PHONY: test lint demo fuzz bench bench-icount clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_e2e.py
 	$(BIN)/python bench/bench_swim.py
 	$(BIN)/python bench/bench_sandbox.py
+
+# Instructions per event under valgrind: repeatable on a busy machine, unlike wall-clock figures.
+bench-icount: $(STAMP)
+	@command -v valgrind >/dev/null || { echo "bench-icount needs valgrind: sudo apt-get install -y valgrind"; exit 1; }
+	$(BIN)/python bench/bench_sse.py --icount
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """Fuzz streamer.sse: only StreamError may escape, output is chunking-invariant, encode round-trips.
 
 Coverage-guided with atheris (libFuzzer) when it is installed; otherwise a time-boxed hypothesis
-run of the same checks. ``--smoke`` keeps the run short enough for ``make test``.
+run of the same checks. ``--smoke`` keeps the run short enough for ``make test`` and quiet: the
+fuzzer runs in a child process whose output is shown only if it finds something (or fails).
 
     python fuzz/fuzz_sse.py --seconds 300          # what `make fuzz` runs
     python fuzz/fuzz_sse.py --smoke --seconds 10   # what `make test` runs
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +28,7 @@ try:
 except ImportError:  # atheris has wheels for CPython 3.10-3.12 on Linux/macOS only
     atheris = None
 
-if atheris is not None:
+if atheris is not None and "--smoke" not in sys.argv:  # --smoke fuzzes in a child process
     with atheris.instrument_imports():
         from streamer import sse
         from streamer.errors import StreamError
@@ -86,7 +89,7 @@ def fuzz_with_atheris(seconds: int, quiet: bool) -> None:
     argv = [sys.argv[0], f"-max_total_time={seconds}", "-max_len=8192", "-print_final_stats=1"]
     argv.append(f"-artifact_prefix={findings}/")
     if quiet:
-        argv += ["-verbosity=0", "-print_final_stats=0"]
+        argv.append("-verbosity=0")
     argv.append(str(corpus))
     atheris.Setup(argv, check)
     atheris.Fuzz()
@@ -100,7 +103,10 @@ def fuzz_with_hypothesis(seconds: int) -> None:
     interesting = st.sampled_from(
         [
             b"data:",
+            b"data: ",
             b"event:",
+            b"event: ",
+            b"\n\n",
             b"id:",
             b"retry:1",
             b":",
@@ -132,6 +138,22 @@ def fuzz_with_hypothesis(seconds: int) -> None:
     print(f"fuzz_sse: hypothesis harness ran {batches * 500} inputs in {seconds} s with no finding")
 
 
+def smoke_with_atheris(seconds: int) -> None:
+    """Fuzz in a child process; print one line if it finds nothing, and all of its output if it does."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--seconds", str(seconds), "--quiet-child"]
+    with tempfile.TemporaryFile() as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace")
+    runs = re.search(r"stat::number_of_executed_units: (\d+)", output)
+    if code == 0 and runs:
+        print(f"fuzz_sse: atheris ran {int(runs[1]):,} inputs in {seconds} s with no finding")
+        return
+    sys.stderr.write(output)
+    sys.stderr.write(f"\nfuzz_sse: FAILED (exit status {code}); the fuzzer's whole output is above\n")
+    raise SystemExit(code or 1)
+
+
 def main() -> None:
     """Parse arguments and fuzz."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -140,6 +162,7 @@ def main() -> None:
     parser.add_argument(
         "--hypothesis", action="store_true", help="use the hypothesis harness even if atheris is installed"
     )
+    parser.add_argument("--quiet-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("inputs", nargs="*", type=Path, help="re-run these inputs (findings) and exit")
     args = parser.parse_args()
     if args.inputs:
@@ -148,7 +171,10 @@ def main() -> None:
             print(f"fuzz_sse: {path} passes")
         return
     if atheris is not None and not args.hypothesis:
-        fuzz_with_atheris(args.seconds, quiet=args.smoke)
+        if args.smoke:
+            smoke_with_atheris(args.seconds)
+        else:
+            fuzz_with_atheris(args.seconds, quiet=args.quiet_child)
     else:
         if atheris is None:
             print("fuzz_sse: atheris is not installed; using the hypothesis harness")

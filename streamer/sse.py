@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from itertools import repeat
+from typing import Any, NoReturn, cast
 
 from attrs import define, field
 
@@ -18,6 +19,7 @@ from .errors import EventTooLarge, UnexpectedEOF
 
 __all__ = [
     "DEFAULT_MAX_EVENT_SIZE",
+    "MAX_RETRY",
     "Decoder",
     "Event",
     "aiter_events",
@@ -30,25 +32,72 @@ __all__ = [
 #: tool schemas are tens of kilobytes), small enough that a runaway stream fails fast.
 DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 
+#: The largest reconnection time the decoder reports: a ``retry:`` value above it (any number of
+#: digits) is clamped to it, so that no input can make the decoder convert a huge decimal number.
+MAX_RETRY = 2**63 - 1
+
 _BOM = b"\xef\xbb\xbf"
-# A ``retry:`` value above this (int64's maximum, in ms) is clamped to it; int() refuses > 4300 digits.
-_MAX_RETRY = 2**63 - 1
-_LINE_END = re.compile(rb"(\r\n|\r|\n)")
 _SPLIT_ANY_NEWLINE = re.compile(r"\r\n|\r|\n")
+_DATA_SEP = b"\ndata: "
+_LARGE = 1 << 16  # an event this large is decoded in pieces of this size (see _dispatch_large)
+_decode = bytes.decode
 
 
-@define(frozen=True, slots=True)
 class Event:
-    """One dispatched server-sent event."""
+    """One dispatched server-sent event. Read-only by contract: its fields are plain slots, not
+    guarded (a guard would double the cost of building one), and nothing in the package changes them.
+    """
 
-    event: str = "message"
-    data: str = ""
-    id: str | None = None
-    retry: int | None = None
+    __slots__ = ("data", "event", "id", "retry")
+    __match_args__ = ("event", "data", "id", "retry")
+
+    event: str
+    data: str
+    id: str | None
+    retry: int | None
+
+    def __init__(
+        self, event: str = "message", data: str = "", id: str | None = None, retry: int | None = None
+    ):
+        self.event = event
+        self.data = data
+        self.id = id
+        self.retry = retry
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.event, self.data, self.id, self.retry) == (
+            other.event,
+            other.data,
+            other.id,
+            other.retry,
+        )
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash((Event, self.event, self.data, self.id, self.retry))
+
+    def __repr__(self) -> str:
+        return f"Event(event={self.event!r}, data={self.data!r}, id={self.id!r}, retry={self.retry!r})"
+
+    def __reduce__(self) -> tuple[type[Event], tuple[str, str, str | None, int | None]]:
+        return (Event, (self.event, self.data, self.id, self.retry))
 
     def json(self) -> Any:
         """Decode ``data`` as JSON (raises :class:`json.JSONDecodeError` if it is not)."""
         return json.loads(self.data)
+
+
+def _retry_value(digits: bytes | bytearray) -> int:
+    """The reconnection time of an all-ASCII-digits ``retry:`` value, clamped to :data:`MAX_RETRY`."""
+    digits = digits.lstrip(b"0")
+    if len(digits) > 19:  # more digits than MAX_RETRY has: never converted (int() limits that anyway)
+        return MAX_RETRY
+    return min(int(digits or b"0"), MAX_RETRY)
 
 
 @define(slots=True)
@@ -58,7 +107,8 @@ class Decoder:
     The output does not depend on how the input is split into chunks. Memory is bounded by
     ``max_event_size``: an event (everything from one blank line to the next, comments included,
     with each line end counted as one byte) larger than that raises
-    :class:`~streamer.errors.EventTooLarge`, and the decoder stays failed afterwards.
+    :class:`~streamer.errors.EventTooLarge`, and the decoder stays failed afterwards. A ``retry:``
+    value above :data:`MAX_RETRY` is clamped to it.
     """
 
     max_event_size: int = DEFAULT_MAX_EVENT_SIZE
@@ -71,13 +121,17 @@ class Decoder:
     _head: bytes | None = field(init=False, repr=False, default=b"")
     # The previous chunk ended in CR: a leading LF of the next chunk completes that CRLF.
     _after_cr: bool = field(init=False, repr=False, default=False)
+    # True while feed() must look at _head, _after_cr, _failed or _closed (one check per chunk).
+    _special: bool = field(init=False, repr=False, default=True)
     _id_buffer: str | None = field(init=False, repr=False, default=None)
-    # Decoded event types, by their bytes: servers repeat a handful of names.
+    # Event types by their bytes: servers repeat a handful of names.
     _kinds: dict[bytes, str] = field(init=False, repr=False, factory=dict)
     _last_event_id: str | None = field(init=False, repr=False, default=None)
     _retry: int | None = field(init=False, repr=False, default=None)
     _failed: EventTooLarge | None = field(init=False, repr=False, default=None)
     _closed: bool = field(init=False, repr=False, default=False)
+    # A large event's block while _dispatch_large decodes it (no other reference may hold it).
+    _large: bytearray = field(init=False, repr=False, factory=bytearray)
     _truncated: bool = field(init=False, repr=False, default=False)
 
     def __attrs_post_init__(self) -> None:
@@ -91,7 +145,7 @@ class Decoder:
 
     @property
     def retry(self) -> int | None:
-        """The most recent valid reconnection time in milliseconds (at most 2**63 - 1), or None."""
+        """The most recent valid reconnection time in milliseconds, or None if none was sent."""
         return self._retry
 
     @property
@@ -104,34 +158,42 @@ class Decoder:
         """Total number of bytes fed so far."""
         return self._fed
 
-    def feed(self, chunk: bytes) -> list[Event]:
-        """Decode one more chunk of the stream and return the events it completed."""
+    def _prepare(self, chunk: bytes) -> bytes:
+        """The chunk without a leading byte order mark or the LF of a CRLF split after its CR."""
         if self._failed is not None:
             raise self._failed
         if self._closed:
             raise ValueError("Decoder.feed() called after close()")
-        if not chunk:
-            return []
         self._fed += len(chunk)
         if self._head is not None:
             head = self._head + chunk
             if len(head) < len(_BOM) and _BOM.startswith(head):
                 self._head = head
-                return []
+                return b""
             self._head = None
             chunk = head
             if head.startswith(_BOM):
                 chunk = head[len(_BOM) :]
                 self._pending_offset = len(_BOM)
-        if self._after_cr:
+        if self._after_cr and chunk:
             self._after_cr = False
-            if chunk[:1] == b"\n":
+            if chunk[0] == 10:
                 chunk = chunk[1:]
-        if b"\r" in chunk:
-            self._after_cr = chunk[-1:] == b"\r"
+        self._special = self._after_cr
+        return chunk
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Decode one more chunk of the stream and return the events it completed."""
+        if self._special:
+            chunk = self._prepare(chunk)
+        else:
+            self._fed += len(chunk)
+        if 13 in chunk:  # an int: `b"\r" in chunk` first raises and clears a TypeError inside CPython
+            if chunk[-1] == 13:
+                self._after_cr = self._special = True
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         pending = self._pending
-        if b"\n" not in chunk:  # memchr: most chunks of a large event hold no line end at all
+        if 10 not in chunk:  # memchr: most chunks of a large event hold no line end at all
             pending += chunk
             if len(pending) > self.max_event_size:
                 self._check_size(pending, self._pending_offset, complete=False)
@@ -139,7 +201,7 @@ class Decoder:
         cut = chunk.rfind(b"\n\n")
         complete: bytes | bytearray
         # pending never holds a blank line, so only the new bytes (and the seam) can add one.
-        seam = chunk[0] == 10 and pending[-1:] == b"\n"
+        seam = chunk[0] == 10 and len(pending) > 0 and pending[-1] == 10
         if cut >= 0:
             if pending:
                 single = not seam and chunk.find(b"\n\n", 0, cut) < 0
@@ -165,10 +227,15 @@ class Decoder:
                 self._check_size(pending, self._pending_offset, complete=False)
             return []
         events: list[Event] = []
+        size = len(complete)
         try:
-            if single or len(complete) >= self.max_event_size or not self._simple(complete, events):
+            if single and _LARGE <= size < self.max_event_size and self._large_shape(complete):
+                self._large = complete if type(complete) is bytearray else bytearray(complete)
+                del complete  # handed over: _dispatch_large shrinks it as it decodes
+                events.append(self._dispatch_large())
+            elif single or size >= self.max_event_size or not self._simple(complete, events):
                 self._blocks((complete,) if single else complete.split(b"\n\n"), events)
-            self._pending_offset += len(complete) + 2
+            self._pending_offset += size + 2
             pending += rest
             if len(pending) > self.max_event_size:
                 self._check_size(pending, self._pending_offset, complete=False)
@@ -178,35 +245,101 @@ class Decoder:
             # Hand out the events completed before the oversized one; the next call raises.
         return events
 
-    def _simple(self, complete: bytes | bytearray, events: list[Event]) -> bool:
-        """Decode ``complete`` with whole-buffer C calls if its blocks all have the shape real servers
-        send (``event: X`` then ``data: Y``, or ``data: Y`` alone); return False to take the full walk.
+    @staticmethod
+    def _large_shape(block: bytes | bytearray) -> bool:
+        """True if ``block`` is an optional ``event: X`` line then one ``data: Y`` line."""
+        start = block.find(b"\n") + 1 if block[:7] == b"event: " else 0
+        return block.startswith(b"data: ", start) and block.find(b"\n", start) < 0
+
+    def _dispatch_large(self) -> Event:
+        """The event of the large block in ``_large``, decoded from its end in pieces, each cut off
+        the buffer once decoded, so that the bytes and the text together stay about one copy large
+        until the final join.
+
+        Cuts fall before a byte that starts a UTF-8 sequence (or is ASCII), where decoding with
+        replacement restarts anyway, so the pieces decode exactly as the whole would.
         """
-        lines = complete.decode("utf-8", "replace").split("\n")
-        if lines[0][:7] == "event: ":
-            stride, first = 3, 7
-        elif lines[0][:6] == "data: ":
-            stride, first = 2, 6
+        block = self._large
+        self._large = bytearray()
+        name = "message"
+        start = 0
+        if block[:7] == b"event: ":
+            start = block.find(b"\n") + 1
+            name = self._kind(bytes(block[7 : start - 1])) or "message"
+        start += 6  # after `data: `
+        pieces: list[str] = []
+        while len(block) - start > _LARGE:
+            cut = len(block) - _LARGE
+            while cut > len(block) - _LARGE - 4 and 0x80 <= block[cut] < 0xC0:
+                cut -= 1  # a continuation byte: step back to the start of its character
+            if 0x80 <= block[cut] < 0xC0:
+                break  # not UTF-8 here: decode the rest at once
+            pieces.append(block[cut:].decode("utf-8", "replace"))
+            del block[cut:]  # shrinks in place
+        pieces.append(block[start:].decode("utf-8", "replace"))
+        del block
+        pieces.reverse()
+        return Event(name, "".join(pieces), self._id_buffer, self._retry)
+
+    def _simple(self, complete: bytes | bytearray, events: list[Event]) -> bool:
+        """Decode ``complete`` (blocks joined by blank lines) with C-level calls only, if every block
+        has the shape real servers send: ``event: X`` then ``data: Y``, or ``data: Y`` alone.
+        Return False (having added nothing) to take the block-by-block walk instead.
+
+        Each data value is decoded on its own, so one wide character widens only its own event.
+        """
+        if type(complete) is not bytes:
+            complete = bytes(complete)  # a large buffer: its pieces must be hashable
+        values: Sequence[bytes]
+        names: Iterable[str]
+        if complete[:7] == b"event: ":
+            # "X\ndata: Y" for each block (the first one still starts with "event: ").
+            pieces = complete.split(b"\n\nevent: ")
+            count = len(pieces)
+            pieces[0] = pieces[0][7:]
+            kinds, seps, values = zip(*map(bytes.partition, pieces, repeat(_DATA_SEP)))
+            # Every piece holds a `\ndata: `, no Y holds a line end (the cache below only knows
+            # values X without one): so each block is exactly these two lines.
+            if seps.count(_DATA_SEP) != count or 10 in b"".join(values):
+                return False
+            first = self._kinds.get(kinds[0]) or self._kind(kinds[0])
+            if first is not None and kinds.count(kinds[0]) == count:  # one type: no hashing
+                names = repeat(first, count)
+            else:
+                found = list(map(self._kinds.get, kinds))
+                if not all(found):  # names are never empty: a miss is None
+                    found = list(map(self._kind, kinds))
+                    if not all(found):
+                        return False
+                names = cast("list[str]", found)
+        elif complete[:6] == b"data: ":
+            lines = complete.split(b"\n\ndata: ")
+            count = len(lines)
+            if 10 in b"".join(lines):  # one line each: so every block is one data line
+                return False
+            lines[0] = lines[0][6:]
+            values = lines
+            names = repeat("message", count)
         else:
             return False
-        count = (len(lines) + 1) // stride
-        if len(lines) != count * stride - 1 or any(lines[stride - 1 :: stride]):
-            return False
-        datas = lines[stride - 2 :: stride]
-        if "\n".join(datas).count("\ndata: ") != count - 1 or datas[0][:6] != "data: ":
-            return False
-        last_id = self._id_buffer
-        retry = self._retry
-        if stride == 2:
-            events += [Event("message", data[6:], last_id, retry) for data in datas]
-            return True
-        kinds = lines[0::3]
-        if "\n".join(kinds).count("\nevent: ") != count - 1:
-            return False
-        events += [
-            Event(kind[first:] or "message", data[6:], last_id, retry) for kind, data in zip(kinds, datas)
-        ]
+        try:
+            datas = list(map(_decode, values))  # strict UTF-8 takes no arguments to parse
+        except UnicodeDecodeError:
+            datas = list(map(_decode, values, repeat("utf-8"), repeat("replace")))
+        if self._id_buffer is None and self._retry is None:
+            events += map(Event, names, datas)
+        else:
+            events += map(Event, names, datas, repeat(self._id_buffer, count), repeat(self._retry, count))
         return True
+
+    def _kind(self, value: bytes) -> str | None:
+        """The event type named by an ``event:`` value (None if it holds a line end), cached."""
+        name = self._kinds.get(value)
+        if name is None and 10 not in value:
+            name = value.decode("utf-8", "replace") or "message"
+            if len(self._kinds) < 256:
+                self._kinds[value] = name
+        return name
 
     def _blocks(self, blocks: Iterable[bytes | bytearray], events: list[Event]) -> None:
         """Dispatch the event of each block: the lines between two blank lines."""
@@ -225,14 +358,14 @@ class Decoder:
             name = "message"
             if block[:7] == b"event: ":
                 start = block.find(b"\n") + 1
-                kind = block[7 : start - 1]
                 if start:
-                    cached = kinds.get(kind) if type(kind) is bytes else None
-                    if cached is None:
-                        cached = kind.decode("utf-8", "replace") if kind else "message"
-                        if len(kinds) < 256:
-                            kinds[bytes(kind)] = cached
-                    name = cached
+                    kind = block[7 : start - 1]
+                    # One line holds no line end, so _kind always names it.
+                    name = (
+                        (kinds.get(kind) if type(kind) is bytes else None)
+                        or self._kind(bytes(kind))
+                        or "message"
+                    )
             if start >= 0 and block.startswith(b"data: ", start):
                 lines = 0 if block.find(b"\n", start) < 0 else block.count(b"\n", start)  # memchr first
                 if not lines or block.count(b"\ndata: ", start) == lines:
@@ -268,8 +401,7 @@ class Decoder:
                     self._id_buffer = value.decode("utf-8", "replace")
             elif name == b"retry":
                 if value.isdigit():
-                    digits = value.lstrip(b"0") or b"0"
-                    self._retry = min(int(digits), _MAX_RETRY) if len(digits) <= 19 else _MAX_RETRY
+                    self._retry = _retry_value(value)
         if events is not None:
             self._dispatch(kind, data, events)  # the blank line that closes the block
 
@@ -297,8 +429,9 @@ class Decoder:
         if size > self.max_event_size:
             self._fail(offset + lead)
 
-    def _fail(self, offset: int) -> None:
+    def _fail(self, offset: int) -> NoReturn:
         self._pending.clear()
+        self._special = True
         self._failed = EventTooLarge(self.max_event_size, offset)
         raise self._failed
 
@@ -311,7 +444,7 @@ class Decoder:
         if self._failed is not None:
             raise self._failed
         if not self._closed:
-            self._closed = True
+            self._closed = self._special = True
             lines: list[bytes | bytearray] = [*self._pending.split(b"\n")] if self._pending else []
             if self._head:
                 lines = [self._head]  # a lone fragment of a byte order mark is a line of garbage

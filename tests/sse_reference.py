@@ -5,7 +5,7 @@ It decodes the whole input at once, walks it one character at a time, and keeps 
 
 from __future__ import annotations
 
-from streamer.sse import Event
+from streamer.sse import MAX_RETRY, Event
 
 
 def reference_decode(stream: bytes) -> tuple[list[Event], bool]:
@@ -66,6 +66,7 @@ def reference_decode(stream: bytes) -> tuple[list[Event], bool]:
                 id_buffer = value
         elif name == "retry":
             if value and all(c in "0123456789" for c in value):
-                retry = int(value)
+                digits = value.lstrip("0")  # clamped, as the decoder documents
+                retry = MAX_RETRY if len(digits) > 19 else min(int(digits or "0"), MAX_RETRY)
     truncated = fields_since_dispatch or (current != "" and not current.startswith(":"))
     return events, truncated

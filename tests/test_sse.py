@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+import random
+
 import pytest
 
 from streamer.errors import EventTooLarge, StreamError, UnexpectedEOF
-from streamer.sse import Decoder, Event, aiter_events, encode, encode_comment, iter_events
+from streamer.sse import MAX_RETRY, Decoder, Event, aiter_events, encode, encode_comment, iter_events
+
+from .sse_reference import reference_decode
 
 
 def decode_all(stream: bytes) -> list[Event]:
@@ -365,3 +371,147 @@ def test_size_limit_ignores_where_a_run_of_blank_lines_is_cut() -> None:
     with pytest.raises(EventTooLarge) as split_info:
         split.feed(stream[11:])
     assert whole_info.value.offset == split_info.value.offset == 11
+
+
+def test_retry_with_more_digits_than_int_converts_is_clamped_not_a_crash() -> None:
+    # int() refuses decimal strings of more than 4300 digits; the decoder used to raise ValueError.
+    decoder = Decoder()
+    events = decoder.feed(b"retry:" + b"9" * 5000 + b"\ndata:x\n\n")
+    assert decoder.retry == MAX_RETRY
+    assert events[0].retry == MAX_RETRY
+
+
+def test_retry_above_the_maximum_is_clamped() -> None:
+    assert decode_all(b"retry:" + str(MAX_RETRY + 1).encode() + b"\ndata:x\n\n")[0].retry == MAX_RETRY
+
+
+def test_retry_at_the_maximum_is_kept_exactly() -> None:
+    assert decode_all(b"retry:" + str(MAX_RETRY).encode() + b"\ndata:x\n\n")[0].retry == MAX_RETRY
+
+
+def test_retry_with_many_leading_zeros_keeps_its_value() -> None:
+    assert decode_all(b"retry:" + b"0" * 6000 + b"1500\ndata:x\n\n")[0].retry == 1500
+
+
+def test_event_equality_hash_and_repr() -> None:
+    event = Event("update", "x", "7", 100)
+    assert event == Event("update", "x", "7", 100)
+    assert event != Event("update", "y", "7", 100)
+    assert event != ("update", "x", "7", 100)
+    assert hash(event) == hash(Event("update", "x", "7", 100))
+    assert repr(event) == "Event(event='update', data='x', id='7', retry=100)"
+
+
+def test_event_defaults_and_keywords() -> None:
+    assert Event(data="x") == Event("message", "x", None, None)
+
+
+def test_event_pickles_and_copies() -> None:
+    event = Event("update", "x", "7", 100)
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert copy.copy(event) == event
+
+
+def test_event_matches_positional_patterns() -> None:
+    match Event("update", "x"):
+        case Event("update", data):
+            assert data == "x"
+        case _:
+            pytest.fail("Event did not match a positional pattern")
+
+
+def test_one_wide_character_does_not_change_other_events() -> None:
+    stream = b"event: a\ndata: plain\n\nevent: b\ndata: \xf0\x9f\x98\x80\n\nevent: a\ndata: plain\n\n"
+    events = decode_all(stream)
+    assert [e.data for e in events] == ["plain", "\U0001f600", "plain"]
+    assert [e.event for e in events] == ["a", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"event: a\ndata: 1\n\nevent: b\ndata: 2\ndata: 3\n\nevent: c\n\nevent: d\ndata: 4\n\n",
+        b"event: a\ndata: 1\n\nevent: b\nid: 9\ndata: 2\n\nevent: a\ndata: 3\n\n",
+        b"event: a\ndata: 1\n\nevent: b\n: note\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\nevent: a\nevent: b\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\ndata: 2\n\nevent: c\ndata: 3\n\n",
+        b"data: 1\n\ndata: 2\ndata: 3\n\ndata: 4\n\n",
+        b"data: 1\n\nevent: x\ndata: 2\n\ndata: 3\n\n",
+        b"data: 1\n\n\n\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\n\nevent: b\ndata: 2\n\n",
+        b"event: a\ndata: 1\nevent: b\n\nevent: c\ndata: 2\n\n",
+        b"event: a\ndata: 1\n\nevent: b\ndata: x\nretry: 5\n\nevent: c\ndata: 3\n\n",
+    ],
+    ids=[
+        "two-data-lines",
+        "id-line",
+        "comment",
+        "two-event-lines",
+        "no-event-line",
+        "data-only-two-lines",
+        "data-only-then-event",
+        "extra-blank-lines",
+        "three-line-ends",
+        "event-line-after-data",
+        "retry-line",
+    ],
+)
+def test_whole_buffer_fast_path_agrees_with_the_reference_on_near_misses(stream: bytes) -> None:
+    # Each stream is close to the shape the whole-buffer path handles, but one block is not.
+    expected_events, _ = reference_decode(stream)
+    assert decode_all(stream) == expected_events
+
+
+def _large_payload(seed: int, size: int) -> bytes:
+    rng = random.Random(seed)
+    parts = [
+        b"x" * 61,
+        "\u00e9".encode(),
+        "\u20ac".encode(),
+        "\U0001f600".encode(),
+        b"\xff",
+        b"\xe2\x82",
+        b"\x80" * 7,
+    ]
+    out = bytearray()
+    while len(out) < size:
+        out += rng.choice(parts)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("head", [b"", b"event: big\n"], ids=["data-only", "with-type"])
+def test_large_event_decoded_in_pieces_equals_the_reference(
+    seed: int, head: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Events of 64 KiB and more take a path that decodes them from the end in pieces; cut points
+    # fall next to multibyte characters, invalid bytes and runs of continuation bytes.
+    large = head + b"data: " + _large_payload(seed, 200_000 + seed * 977) + b"\n\n"
+    stream = b"data: small\n\n" + large + b"data: after\n\n"
+    calls: list[int] = []
+    original = Decoder._dispatch_large
+
+    def spy(self: Decoder) -> Event:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Decoder, "_dispatch_large", spy)
+    rng = random.Random(seed)
+    decoder = Decoder()
+    events = decoder.feed(b"data: small\n\n")
+    position = 0
+    while position < len(large):
+        step = rng.randint(1, 20_000)
+        events += decoder.feed(large[position : position + step])
+        position += step
+    events += decoder.feed(b"data: after\n\n")
+    events += decoder.close()
+    assert calls == [1]
+    assert (events, decoder.truncated) == reference_decode(stream)
+
+
+def test_large_event_of_continuation_bytes_only_is_replaced_like_the_reference() -> None:
+    stream = b"data: " + b"\x80" * 300_000 + b"\n\n"
+    decoder = Decoder()
+    events = decoder.feed(stream[:100]) + decoder.feed(stream[100:])
+    assert events == reference_decode(stream)[0]

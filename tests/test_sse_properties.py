@@ -110,3 +110,35 @@ def decode_bounded(chunks: list[bytes], limit: int) -> tuple[list[Event], int | 
 def test_size_limit_does_not_depend_on_chunking(case: tuple[bytes, list[bytes]], limit: int) -> None:
     stream, chunks = case
     assert decode_bounded(chunks, limit) == decode_bounded([stream], limit)
+
+
+# Lines close to the shape the whole-buffer path takes (`event: X` then `data: Y`, or `data: Y`),
+# with the near misses that must send a buffer down the line-by-line walk instead.
+SERVER_LINES = st.sampled_from(
+    [
+        b"event: a",
+        b"event: b",
+        b"event: ",
+        b"event: \xe2\x82",
+        b"data: {}",
+        b"data: x",
+        b"data: ",
+        b"data: \xf0\x9f\x98\x80",
+        b"data: event: a",
+        b"data:x",
+        b"id: 1",
+        b"retry: 9",
+        b": note",
+        b"",
+    ]
+)
+SERVER_STREAMS = st.lists(SERVER_LINES, max_size=40).map(
+    lambda lines: b"".join(line + b"\n" for line in lines)
+)
+
+
+@given(SERVER_STREAMS, st.lists(st.integers(0, 400), max_size=6))
+def test_server_shaped_streams_agree_with_reference(stream: bytes, cuts: list[int]) -> None:
+    bounds = sorted(min(cut, len(stream)) for cut in cuts)
+    chunks = [stream[a:b] for a, b in zip([0, *bounds], [*bounds, len(stream)])]
+    assert decode_in(chunks) == reference_decode(stream)
