@@ -323,8 +323,13 @@ class StockSimulator:
     async def _tick(self, symbol: str) -> None:
         ticker = self.tickers[symbol]
         rng = random.Random(f"{self.seed}:{symbol}:cadence")
+        # The first tick comes one period after the link, never right on the heels of the synced
+        # state: a reader that keeps only the latest value then sees the same first value every
+        # run with the same seed, not whichever of the two won the race.
         if self.cadence == "public":
             await asyncio.sleep(3.0)
+        elif self.cadence == "fixed":
+            await asyncio.sleep(1.0 / self.rate)
         while any(True for _ in self._subscribers(symbol)):
             ticker.tick()
             await self._publish(symbol, block=self.cadence == "drain")
