@@ -62,12 +62,12 @@ def _flat_event(text: str) -> Envelope | None:
     match = _FLAT_EVENT.fullmatch(text)
     if match is None:
         return None
-    quoted_node, node, quoted_lane, lane, body = match.groups()
+    quoted_node, node, quoted_lane, lane = match.group(1, 2, 3, 4)
     if node in _WORDS or lane in _WORDS:
         return None
     items = Record()
-    position, size = 0, len(body)
-    for slot in _FLAT_SLOT.finditer(body):
+    position, size = match.span(5)  # the body is read in place: no copy of it
+    for slot in _FLAT_SLOT.finditer(text, position, size):
         if slot.start() != position:
             return None
         key, integer, decimal, string, word = slot.groups()
@@ -81,7 +81,7 @@ def _flat_event(text: str) -> Envelope | None:
             value = string if string is not None else word
         items.append(Slot(key, value))
         position = slot.end()
-    if position != size or (size and body[-1] == ","):
+    if position != size or (size > match.start(5) and text[size - 1] == ","):
         return None
     return Envelope(
         "event",
