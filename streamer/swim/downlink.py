@@ -492,7 +492,9 @@ class _SwimosTransport(_Transport):
 
     def connection_lost(self) -> None:
         """swimos lost (or could not open) the connection; it will not retry."""
-        cause = self.last_cause
+        cause, self.last_cause = self.last_cause, None
+        if cause is None:  # a connect that failed: swimos raises it next, and _on_error reports it
+            return
         detail = f" ({_describe(cause)})" if isinstance(cause, BaseException) else ""
         if self.synced.is_set():
             self.buffer.fail(

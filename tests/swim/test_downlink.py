@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
@@ -639,3 +640,68 @@ def test_the_simulators_first_update_is_the_same_between_runs_with_the_same_seed
     expected = dict(StockTicker("AAAB", 5).status)
     expected.pop("timestamp")
     assert first(5) == first(5) == expected
+
+
+class FreezingProxy:
+    """A TCP proxy on 127.0.0.1 that can stop forwarding while keeping both sockets open: a peer
+    that went silent (a cable pulled, a frozen process), as opposed to one that closed."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.frozen = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> FreezingProxy:
+        self._accepting.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in [self._accepting, *self._threads]:
+            thread.join(5)
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            client, _ = self._listener.accept()
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._sockets += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(src, dst), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                if not self.frozen.is_set():
+                    dst.sendall(data)
+
+
+def test_a_silent_server_is_detected_by_keep_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downlink, "KEEPALIVE", 0.5)
+
+    def sync_then_tick(connection: ServerConnection, n: int) -> None:
+        synced(connection)
+        with contextlib.suppress(ConnectionClosed):
+            for i in range(600):
+                connection.send(f'@event(node:"/n",lane:l){{v:{i}}}')
+                time.sleep(0.05)
+
+    with FakeWarp(sync_then_tick) as server, FreezingProxy(int(server.url.rsplit(":", 1)[1])) as proxy:
+        scanner = DownlinkScanner(proxy.url, "/n", "l")
+        assert len(take(scanner, 3)) == 3
+        proxy.frozen.set()
+        started = time.monotonic()
+        wait_for_end(scanner, seconds=15)
+        elapsed = time.monotonic() - started
+        scanner.close()
+    assert isinstance(scanner.err(), Disconnected), scanner.err()
+    assert elapsed < 8  # two keep-alive periods of 0.5 s, with room for a busy machine
