@@ -140,9 +140,25 @@ def _unescape(body: str) -> str:
     return pieces[0] if len(pieces) == 1 else "".join(pieces)
 
 
+_SIMPLE_ESCAPES = [("\\" + code, char) for code, char in _ESCAPES.items() if code != "\\"]
+
+
 def _unescape_chunk(chunk: str) -> str:
+    """Escapes in one chunk. Escaped backslashes first (``split``, left to right as the reader
+    pairs them), then each one-character escape with ``str.replace``: no replacement contains a
+    backslash, so none can form a new escape. ``\\uXXXX`` and unknown escapes take the slow path."""
     if "\\" not in chunk:
         return chunk
+    parts = chunk.split("\\\\")
+    for index, part in enumerate(parts):
+        if "\\" in part:
+            for escape, char in _SIMPLE_ESCAPES:
+                part = part.replace(escape, char)
+            parts[index] = _unescape_rest(part) if "\\" in part else part
+    return "\\".join(parts)
+
+
+def _unescape_rest(chunk: str) -> str:
     parts = _ESCAPE_SPLIT.split(chunk)
     parts[1::2] = [
         _ESCAPES[code] if code in _ESCAPES else chr(int(code[1:], 16)) if len(code) == 5 else code
