@@ -140,7 +140,8 @@ def _unescape(body: str) -> str:
     return pieces[0] if len(pieces) == 1 else "".join(pieces)
 
 
-_SIMPLE_ESCAPES = [("\\" + code, char) for code, char in _ESCAPES.items() if code != "\\"]
+# The commonest first: the loop below stops once every backslash of a piece is accounted for.
+_SIMPLE_ESCAPES = [("\\" + code, _ESCAPES[code]) for code in '"ntr/@{}[]bf' if code in _ESCAPES]
 
 
 def _unescape_chunk(chunk: str) -> str:
@@ -151,10 +152,16 @@ def _unescape_chunk(chunk: str) -> str:
         return chunk
     parts = chunk.split("\\\\")
     for index, part in enumerate(parts):
-        if "\\" in part:
+        left = part.count("\\")
+        if left:
             for escape, char in _SIMPLE_ESCAPES:
-                part = part.replace(escape, char)
-            parts[index] = _unescape_rest(part) if "\\" in part else part
+                found = part.count(escape)
+                if found:
+                    part = part.replace(escape, char)
+                    left -= found
+                    if not left:
+                        break
+            parts[index] = _unescape_rest(part) if left else part
     return "\\".join(parts)
 
 

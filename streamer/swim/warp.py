@@ -67,8 +67,9 @@ def _flat_event(text: str) -> Envelope | None:
         return None
     items = Record()
     position, size = match.span(5)  # the body is read in place: no copy of it
-    for slot in _FLAT_SLOT.finditer(text, position, size):
-        if slot.start() != position:
+    while position < size:  # each slot must start where the last one ended: no search, no skipping
+        slot = _FLAT_SLOT.match(text, position, size)
+        if slot is None:
             return None
         key, integer, decimal, string, word = slot.groups()
         if key in _WORDS or word in _WORDS:
