@@ -618,6 +618,31 @@ class _Updates:
         self._buffer.close()
 
 
+class _AsyncUpdates:
+    """The async scanner's source; ``aclose()`` is safe while another task awaits ``__anext__``
+    (an async generator would raise "already running")."""
+
+    __slots__ = ("_buffer", "_transport")
+
+    def __init__(self, transport: _Transport, buffer: _Buffer) -> None:
+        self._transport = transport
+        self._buffer = buffer
+
+    def __aiter__(self) -> _AsyncUpdates:
+        return self
+
+    async def __anext__(self) -> Update:
+        while True:
+            item = await asyncio.to_thread(_next_or_end, self._transport, self._buffer)
+            if item is _END:
+                raise StopAsyncIteration
+            if item is not None:
+                return item  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        self._buffer.close()
+
+
 class _DownlinkState:
     _transport: _Transport
     _buffer: _Buffer
@@ -712,7 +737,7 @@ class AsyncDownlinkScanner(_DownlinkState, AsyncScanner[Update]):
 
     def __init__(self, transport: _Transport, buffer: _Buffer) -> None:
         self._transport, self._buffer = transport, buffer
-        super().__init__(self._aupdates(), on_close=self._aclose_transport)
+        super().__init__(_AsyncUpdates(transport, buffer), on_close=self._aclose_transport)
         weakref.finalize(self, transport.close)
 
     @classmethod
@@ -722,14 +747,6 @@ class AsyncDownlinkScanner(_DownlinkState, AsyncScanner[Update]):
             lambda: _open(host, node, lane, **{**_DEFAULTS, **options})
         )
         return cls(transport, buffer)
-
-    async def _aupdates(self) -> Any:
-        while True:
-            item = await asyncio.to_thread(_next_or_end, self._transport, self._buffer)
-            if item is _END:
-                return
-            if item is not None:
-                yield item
 
     async def _aclose_transport(self) -> None:
         await asyncio.to_thread(self._transport.close)

@@ -705,3 +705,27 @@ def test_a_silent_server_is_detected_by_keep_alive(monkeypatch: pytest.MonkeyPat
         scanner.close()
     assert isinstance(scanner.err(), Disconnected), scanner.err()
     assert elapsed < 8  # two keep-alive periods of 0.5 s, with room for a busy machine
+
+
+def test_async_aclose_from_another_task_ends_a_pending_next() -> None:
+    import asyncio
+
+    def sync_then_silence(connection: ServerConnection, n: int) -> None:
+        synced(connection)
+        while True:
+            connection.recv(timeout=30)
+
+    async def main(url: str) -> tuple[bool, float]:
+        scanner = await AsyncDownlinkScanner.open(url, "/n", "l")
+        assert await scanner.next()
+        pending = asyncio.ensure_future(scanner.next())
+        await asyncio.sleep(0.3)  # the task now waits for an update that never comes
+        started = time.monotonic()
+        await scanner.aclose()
+        result = await asyncio.wait_for(pending, 5)
+        return result, time.monotonic() - started
+
+    with FakeWarp(sync_then_silence) as server:
+        result, took = asyncio.run(main(server.url))
+    assert result is False
+    assert took < 2
