@@ -7,7 +7,9 @@ first link (unless ``strict``, which answers ``@nodeNotFound``/``@laneNotFound``
 seeded and deterministic per symbol; a symbol ticks only while something links to it.
 
 Cadence: ``fixed`` (``rate`` updates per second per symbol), ``public`` (the public feed's random
-0-20 s), or ``drain`` (as fast as the slowest reader takes them). ``java_doubles`` writes numbers
+0-20 s), or ``drain`` (as fast as the slowest reader takes them). With ``fixed``, the first tick
+comes one period after the link, so a reader sees the synced value first, the same each run with
+the same seed (every field but ``timestamp``, which is wall-clock time). ``java_doubles`` writes numbers
 the way Java SwimOS servers do (``4.765398677550915E7``, integral doubles without ``.0``).
 """
 
