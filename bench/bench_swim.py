@@ -1,28 +1,120 @@
-"""SwimOS throughput: the swimos client's own callback rate against our scanner and a pipeline on it.
+"""SwimOS: Recon reading cost, then throughput of the swimos client against our scanner.
 
-The simulator (``cadence="drain"``: as fast as the reader takes updates) feeds, in one run:
-the bare swimos client counting ``did_set`` callbacks; a DownlinkScanner over swimos; the same
-with a two-stage pipeline (exchange rate, 5-tick moving average); and our own WARP transport. Then
-memory under a consumer that stops reading for a while (it must stay bounded by the buffer).
+Recon: microseconds to read one status ``@event`` (the flat fast path, the full reader, and the
+swimos client's reader), then a 10 MB string value (plain, and full of escapes): time and peak
+traced memory as a multiple of the input.
 
-    python bench/bench_swim.py [--quick]
+Throughput: the simulator runs in its own process (``cadence="drain"``: as fast as the reader
+takes updates) and feeds, in one run: the bare swimos client counting ``did_set`` callbacks; a
+DownlinkScanner over swimos; the same with a two-stage pipeline (exchange rate, 5-tick moving
+average); and our own WARP transport. Then memory under a consumer that stops reading for a while
+(it must stay bounded by the buffer).
+
+    python bench/bench_swim.py [--quick] [--recon-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import socket
+import subprocess
 import sys
 import threading
 import time
+import timeit
 import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from streamer.swim.downlink import DownlinkScanner
 from streamer.swim.operators import fx, sma
-from streamer.testing.simulator import StockSimulator
+from streamer.swim.recon import to_python
+from streamer.swim.warp import _flat_event, _parse_envelope, parse_envelope
+
+ROOT = Path(__file__).resolve().parent.parent
+
+STATUS = (
+    '@event(node:"/stock/AAAA",lane:status){timestamp:1721672101793,price:26.01,'
+    "volume:4.597909036889386E6,bid:23.57,ask:23.49,movement:-38.87}"
+)
+
+
+def per_message(fn: Callable[[], Any], number: int) -> float:
+    """Microseconds per call: the best of 5 runs of ``number`` calls."""
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+
+
+def recon_figures(quick: bool) -> None:
+    from swimos.warp._warp import _Envelope
+
+    assert _flat_event(STATUS) == _parse_envelope(STATUS), (
+        "the fast path must read what the full reader reads"
+    )
+    number = 2_000 if quick else 20_000
+    rows = {
+        "parse_envelope + to_python (fast path)": per_message(
+            lambda: to_python(parse_envelope(STATUS).body), number
+        ),
+        "full Recon reader + to_python": per_message(lambda: to_python(_parse_envelope(STATUS).body), number),
+        "swimos _Envelope._parse_recon": per_message(lambda: _Envelope._parse_recon(STATUS), number // 10),
+    }
+    print("Recon: reading one status @event (best of 5)\n")
+    for name, micros in rows.items():
+        print(f"  {name:<40} {micros:8.1f} us")
+    print("\nRecon: one 10 MB string value in an @event (goal: < 0.5 s, < 5x its size in extra memory)\n")
+    size = 10_000_000
+    for label, body in (("plain text", "x" * size), ("an escape every 4 chars", 'ab\\"c' * (size // 5))):
+        text = '@event(node:"/n",lane:l){v:"' + body + '"}'
+        started = time.perf_counter()
+        parse_envelope(text)
+        seconds = time.perf_counter() - started
+        gc.collect()
+        tracemalloc.start()
+        parse_envelope(text)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"  {label:<26} {seconds:6.3f} s   peak {peak / len(text):5.2f}x the input "
+            f"({len(text) / 1e6:.1f} MB)"
+        )
+    print()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def feed_process(**options: Any) -> Iterator[str]:
+    """A StockSimulator in a process of its own (so that it does not share our GIL); yields its URL."""
+    port = _free_port()
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from streamer.testing.simulator import StockSimulator;"
+        f"StockSimulator(port={port}, **{options!r}).serve_forever()"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code, str(ROOT)])
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the simulator process did not start") from None
+                time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def swimos_callbacks(url: str, seconds: float) -> float:
@@ -79,26 +171,30 @@ def paused_memory(url: str, pause: float) -> tuple[int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 s per measurement and a 3 s pause")
+    parser.add_argument("--recon-only", action="store_true", help="only the Recon figures")
     args = parser.parse_args()
+    recon_figures(args.quick)
+    if args.recon_only:
+        return
     seconds, pause = (2.0, 3.0) if args.quick else (5.0, 10.0)
     # One symbol per measurement: in drain cadence a symbol goes as fast as its slowest reader, and
     # a bare swimos client leaves its socket open after stop(), reading nothing.
-    with StockSimulator(cadence="drain", java_doubles=False) as feed:
+    with feed_process(cadence="drain", java_doubles=False) as url:
         rows = {
-            "swimos callbacks (bare client)": swimos_callbacks(feed.url, seconds),
-            "DownlinkScanner, swimos transport": scanner_rate(feed.url, seconds, "swimos", False, "AAAB"),
-            "  + map(fx) + accumulate(sma(5))": scanner_rate(feed.url, seconds, "swimos", True, "AAAC"),
-            "DownlinkScanner, warp transport": scanner_rate(feed.url, seconds, "warp", False, "AAAD"),
-            "  + map(fx) + accumulate(sma(5)) ": scanner_rate(feed.url, seconds, "warp", True, "AAAE"),
+            "swimos callbacks (bare client)": swimos_callbacks(url, seconds),
+            "DownlinkScanner, swimos transport": scanner_rate(url, seconds, "swimos", False, "AAAB"),
+            "  + map(fx) + accumulate(sma(5))": scanner_rate(url, seconds, "swimos", True, "AAAC"),
+            "DownlinkScanner, warp transport": scanner_rate(url, seconds, "warp", False, "AAAD"),
+            "  + map(fx) + accumulate(sma(5)) ": scanner_rate(url, seconds, "warp", True, "AAAE"),
         }
         base = rows["swimos callbacks (bare client)"]
-        print(f"Updates per second from the simulator (drain cadence), {seconds:g} s each, same run\n")
+        print(f"Updates per second from the simulator (drain cadence, own process), {seconds:g} s each\n")
         for name, rate in rows.items():
             print(f"  {name:<36} {rate:10,.0f}/s   {rate / base:6.2f}x the bare swimos client")
         cost = 1 - rows["  + map(fx) + accumulate(sma(5))"] / base
         print(f"\n  scanner + pipeline cost on swimos: {cost:.0%} of its callback rate (goal <= 10%)")
-    with StockSimulator(rate=2000) as feed:
-        before, after, conflated = paused_memory(feed.url, pause)
+    with feed_process(rate=2000) as url:
+        before, after, conflated = paused_memory(url, pause)
     print(f"\nConsumer paused {pause:g} s on a 2,000 updates/s value lane:")
     kib = f"{before / 1024:.0f} KiB -> {after / 1024:.0f} KiB"
     print(f"  traced memory {kib} ({conflated:,} conflated, none queued)")

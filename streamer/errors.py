@@ -335,7 +335,16 @@ class SyncTimeout(LinkFailed):
 
 
 class Disconnected(TransportError):
-    """The connection behind a SwimOS downlink was lost (and not restored)."""
+    """The connection behind a SwimOS downlink was lost (and not restored).
+
+    ``attempts`` is how many reconnects were tried in a row before giving up (0 without
+    ``reconnect``); ``cause`` is the last failure seen (the lost connection or the last refusal).
+    """
+
+    def __init__(self, message: str, *, attempts: int = 0, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.cause = cause
 
 
 class BufferOverflow(StreamError):

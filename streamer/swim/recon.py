@@ -19,7 +19,18 @@ from attrs import define
 
 from ..errors import ReconError
 
-__all__ = ["ABSENT", "Attr", "ReconError", "Record", "Slot", "dumps", "loads", "parse", "to_python"]
+__all__ = [
+    "ABSENT",
+    "MAX_DEPTH",
+    "Attr",
+    "ReconError",
+    "Record",
+    "Slot",
+    "dumps",
+    "loads",
+    "parse",
+    "to_python",
+]
 
 
 class _Absent:
@@ -78,163 +89,251 @@ class Record(list[Any]):
         return f"Record({list.__repr__(self)})"
 
 
-_TOKEN = re.compile(
+#: The deepest nesting of records and attribute arguments the reader accepts; deeper is a ReconError.
+MAX_DEPTH = 256
+
+_LEX = re.compile(
     r"""
-    (?P<space>[ \t\r]+)
-  | (?P<newline>\n)
-  | (?P<string>"(?:[^"\\]|\\.)*")
-  | (?P<number>-?(?:0x[0-9A-Fa-f]+|(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?))
-  | (?P<ident>[A-Za-z_$\u00c0-\uffff][A-Za-z0-9_\-$\u00c0-\uffff]*)
-  | (?P<data>%[A-Za-z0-9+/=]*)
-  | (?P<punct>[@{}():,;\[\]])
+    [ \t\r]*
+    (?:
+      (?P<newline>\n)
+    | (?P<number>-?(?:0x[0-9A-Fa-f]+|(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?))
+    | (?P<ident>[A-Za-z_$\u00c0-\uffff][A-Za-z0-9_\-$\u00c0-\uffff]*)
+    | (?P<data>%[A-Za-z0-9+/=]*)
+    | (?P<punct>[@{}():,;\[\]])
+    | (?P<string>")
+    | (?P<end>\Z)
+    )
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE,
 )
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "@": "@", "{": "{", "}": "}", "[": "[", "]": "]",
             "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}  # fmt: skip
-_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
+_SPACE = re.compile(r"[ \t\r]*")
+_SEPARATORS = frozenset(",;")
+_VALUE_ENDS = frozenset(",;})")
+
+
+_ESCAPE_SPLIT = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
+_STRING_REST = re.compile(r'[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+_CHUNK = 1 << 16
 
 
 def _unescape(body: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        code = match.group(1)
-        if code[0] == "u" and len(code) == 5:
-            return chr(int(code[1:], 16))
-        return _ESCAPES.get(code, code)
+    """Resolve backslash escapes, a chunk at a time (cut between escapes) so memory stays linear."""
+    if "\\" not in body:
+        return body
+    pieces = []
+    start, size = 0, len(body)
+    while start < size:
+        target = start + _CHUNK
+        found = body.find("\\", target) if target < size else -1
+        if found < 0:
+            cut = size
+        else:  # cut where an escape starts: an even offset into the run of backslashes
+            run = found
+            while run > start and body[run - 1] == "\\":
+                run -= 1
+            cut = run + 2 * ((max(0, target - run) + 1) // 2)
+        pieces.append(_unescape_chunk(body[start:cut]))
+        start = cut
+    return pieces[0] if len(pieces) == 1 else "".join(pieces)
 
-    return _ESCAPE.sub(one, body) if "\\" in body else body
+
+# The commonest first: the loop below stops once every backslash of a piece is accounted for.
+_SIMPLE_ESCAPES = [("\\" + code, _ESCAPES[code]) for code in '"ntr/@{}[]bf' if code in _ESCAPES]
+
+
+def _unescape_chunk(chunk: str) -> str:
+    """Escapes in one chunk. Escaped backslashes first (``split``, left to right as the reader
+    pairs them), then each one-character escape with ``str.replace``: no replacement contains a
+    backslash, so none can form a new escape. ``\\uXXXX`` and unknown escapes take the slow path."""
+    if "\\" not in chunk:
+        return chunk
+    parts = chunk.split("\\\\")
+    for index, part in enumerate(parts):
+        left = part.count("\\")
+        if left:
+            for escape, char in _SIMPLE_ESCAPES:
+                found = part.count(escape)
+                if found:
+                    part = part.replace(escape, char)
+                    left -= found
+                    if not left:
+                        break
+            parts[index] = _unescape_rest(part) if left else part
+    return "\\".join(parts)
+
+
+def _unescape_rest(chunk: str) -> str:
+    parts = _ESCAPE_SPLIT.split(chunk)
+    parts[1::2] = [
+        _ESCAPES[code] if code in _ESCAPES else chr(int(code[1:], 16)) if len(code) == 5 else code
+        for code in parts[1::2]
+    ]
+    return "".join(parts)
 
 
 class _Parser:
-    __slots__ = ("kinds", "pos", "text", "values")
+    """A recursive-descent reader with one token of lookahead, lexed in place.
+
+    Tokens are matched where they start (``pattern.match(text, pos)``) and strings are found with
+    ``str.find``, so reading costs time and memory linear in the text: a string value is one slice.
+    """
+
+    __slots__ = ("depth", "end", "kind", "start", "text", "value")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        kinds: list[str] = []
-        values: list[str] = []
-        positions = 0
-        for match in _TOKEN.finditer(text):
-            if match.start() != positions:
-                raise ReconError("unexpected character", text, positions)
-            positions = match.end()
-            kind = match.lastgroup or ""
-            if kind != "space":
-                kinds.append(kind)
-                values.append(match.group())
-        if positions != len(text):
-            raise ReconError("unexpected character", text, positions)
-        self.kinds = kinds
-        self.values = values
-        self.pos = 0
+        self.depth = 0
+        self.kind = ""
+        self.value = ""
+        self.start = 0
+        self.end = 0
+        self.advance()
 
-    def peek(self) -> str:
-        return self.kinds[self.pos] if self.pos < len(self.kinds) else "end"
+    def advance(self) -> None:
+        """Lex the token that follows the current one."""
+        text = self.text
+        match = _LEX.match(text, self.end)
+        if match is None:
+            raise ReconError("unexpected character", text, _SPACE.match(text, self.end).end())  # type: ignore[union-attr]
+        kind = match.lastgroup or "end"
+        start = match.start(kind)
+        if kind == "string":
+            close = self._string_end(start)
+            self.kind, self.value, self.start, self.end = kind, text[start + 1 : close], start, close + 1
+        else:
+            self.kind, self.value, self.start, self.end = kind, match.group(kind), start, match.end()
 
-    def peek_value(self) -> str:
-        return self.values[self.pos] if self.pos < len(self.values) else ""
+    def _string_end(self, start: int) -> int:
+        """The offset of the quote that closes the string opened at ``start``."""
+        match = _STRING_REST.match(self.text, start + 1)
+        if match is None:
+            raise ReconError("unterminated string", self.text, start)
+        return match.end() - 1
 
     def error(self, message: str) -> ReconError:
-        offset = sum(len(v) for v in self.values[: self.pos])
-        return ReconError(message, self.text, min(offset, len(self.text)))
+        return ReconError(message, self.text, self.start)
+
+    def is_punct(self, chars: str) -> bool:
+        return self.kind == "punct" and self.value in chars
 
     def skip_newlines(self) -> None:
-        while self.peek() == "newline":
-            self.pos += 1
+        while self.kind == "newline":
+            self.advance()
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nesting deeper than {MAX_DEPTH} levels")
 
     def block(self, closer: str | None) -> Record:
         """Items up to ``closer`` (or the end), separated by commas, semicolons or newlines."""
         items = Record()
         while True:
             self.skip_newlines()
-            kind, value = self.peek(), self.peek_value()
-            if kind == "end" or (kind == "punct" and value == closer):
+            kind = self.kind
+            if kind == "end" or (kind == "punct" and self.value == closer):
                 return items
             self.item(items)
-            kind, value = self.peek(), self.peek_value()
-            if kind == "newline" or (kind == "punct" and value in ",;"):
-                self.pos += 1
+            kind, value = self.kind, self.value
+            if kind == "newline" or (kind == "punct" and value in _SEPARATORS):
+                self.advance()
                 continue
             if kind == "end" or (kind == "punct" and value == closer):
                 return items
             raise self.error(f"expected ',' or {closer or 'the end'}")
 
     def item(self, items: Record) -> None:
-        if self.peek() == "punct" and self.peek_value() == "@":
+        if self.kind == "punct" and self.value == "@":
             self.attrs_then_value(items)
             return
-        key = self.value()
-        if self.peek() == "punct" and self.peek_value() == ":":
-            self.pos += 1
-            kind, value = self.peek(), self.peek_value()
-            if kind in ("newline", "end") or (kind == "punct" and value in ",;})"):
+        key = self.read_value()
+        if self.kind == "punct" and self.value == ":":
+            self.advance()
+            kind = self.kind
+            if kind in ("newline", "end") or (kind == "punct" and self.value in _VALUE_ENDS):
                 items.append(Slot(key, ABSENT))  # `key:` with no value is extant
             else:
-                items.append(Slot(key, self.value()))
+                items.append(Slot(key, self.read_value()))
         else:
             items.append(key)
 
     def attrs_then_value(self, items: Record) -> None:
         """``@a(x)@b {...}``: the attributes, then the record they decorate, as one record's items."""
-        while self.peek() == "punct" and self.peek_value() == "@":
-            self.pos += 1
-            if self.peek() not in ("ident", "string"):
+        while self.kind == "punct" and self.value == "@":
+            self.advance()
+            if self.kind not in ("ident", "string"):
                 raise self.error("expected an attribute name after '@'")
             name = self.text_token()
             args: Any = ABSENT
-            if self.peek() == "punct" and self.peek_value() == "(":
-                self.pos += 1
+            if self.kind == "punct" and self.value == "(":
+                self.enter()
+                self.advance()
                 record = self.block(")")
-                self.pos += 1
+                self.expect(")")
+                self.depth -= 1
                 args = _unwrap(record)
             items.append(Attr(name, args))
-        kind, value = self.peek(), self.peek_value()
-        if kind == "punct" and value == "{":
-            self.pos += 1
+        kind = self.kind
+        if kind == "punct" and self.value == "{":
+            self.enter()
+            self.advance()
             items.extend(self.block("}"))
             self.expect("}")
-        elif kind not in ("end", "newline") and not (kind == "punct" and value in ",;})"):
-            items.append(self.value())
+            self.depth -= 1
+        elif kind not in ("end", "newline") and not (kind == "punct" and self.value in _VALUE_ENDS):
+            items.append(self.read_value())
 
     def expect(self, closer: str) -> None:
-        if self.peek() != "punct" or self.peek_value() != closer:
+        if self.kind != "punct" or self.value != closer:
             raise self.error(f"expected {closer!r}")
-        self.pos += 1
+        self.advance()
 
     def text_token(self) -> str:
         """An identifier or a quoted string, as text."""
-        kind, value = self.peek(), self.peek_value()
-        self.pos += 1
-        return _unescape(value[1:-1]) if kind == "string" else value
+        kind, value = self.kind, self.value
+        self.advance()
+        return _unescape(value) if kind == "string" else value
 
-    def value(self) -> Any:
-        kind, value = self.peek(), self.peek_value()
-        if kind == "punct" and value == "{":
-            self.pos += 1
-            record = self.block("}")
-            self.expect("}")
-            return record
-        if kind == "punct" and value == "@":
-            record = Record()
-            self.attrs_then_value(record)
-            return record
-        self.pos += 1
+    def read_value(self) -> Any:
+        kind, value = self.kind, self.value
+        if kind == "punct":
+            if value == "{":
+                self.enter()
+                self.advance()
+                record = self.block("}")
+                self.expect("}")
+                self.depth -= 1
+                return record
+            if value == "@":
+                record = Record()
+                self.enter()
+                self.attrs_then_value(record)
+                self.depth -= 1
+                return record
+            raise self.error("expected a value")
         if kind == "string":
-            return _unescape(value[1:-1])
+            self.advance()
+            return _unescape(value)
         if kind == "number":
+            self.advance()
             if "x" in value:
                 return int(value, 16)
             if "." in value or "e" in value or "E" in value:
                 return float(value)
             return int(value)
         if kind == "ident":
+            self.advance()
             return True if value == "true" else False if value == "false" else value
         if kind == "data":
             try:
-                return base64.b64decode(value[1:], validate=True)
+                data = base64.b64decode(value[1:], validate=True)
             except ValueError:
-                self.pos -= 1
                 raise self.error("invalid base64 data") from None
-        self.pos -= 1
+            self.advance()
+            return data
         raise self.error("expected a value")
 
 
@@ -248,11 +347,17 @@ def _unwrap(record: Record) -> Any:
 
 
 def parse(text: str) -> Any:
-    """Read a Recon document (a block: items without surrounding braces)."""
-    parser = _Parser(text)
-    record = parser.block(None)
-    if parser.peek() != "end":
-        raise parser.error("unexpected closing bracket")
+    """Read a Recon document (a block: items without surrounding braces).
+
+    Nesting is bounded by :data:`MAX_DEPTH`; anything that is not Recon raises :class:`ReconError`.
+    """
+    try:
+        parser = _Parser(text)
+        record = parser.block(None)
+        if parser.kind != "end":
+            raise parser.error("unexpected closing bracket")
+    except RecursionError:  # a caller already deep in its own stack; still a clear error
+        raise ReconError(f"nesting too deep for this thread's stack (limit {MAX_DEPTH})", text, 0) from None
     return _unwrap(record)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from attrs import define
@@ -44,8 +45,61 @@ def _uri(value: str) -> str:
     return dumps(value)
 
 
+_NAME = r'(?:"([^"\\]*)"|([A-Za-z_][A-Za-z0-9_-]*))'
+_FLAT_EVENT = re.compile(r"@event\(node:" + _NAME + ",lane:" + _NAME + r"\)\{(.*)\}", re.DOTALL)
+_FLAT_SLOT = re.compile(
+    r'([A-Za-z_][A-Za-z0-9_-]*):(?:(-?\d+)|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|"([^"\\]*)"|([A-Za-z_][A-Za-z0-9_-]*))(?:,|\Z)'
+)
+_WORDS = frozenset({"true", "false"})
+
+
+def _flat_event(text: str) -> Envelope | None:
+    """The common ``@event(node:..,lane:..){k:v,...}`` of scalars, read without the full reader.
+
+    Returns None (the caller falls back to :func:`parse`) unless the slots tile the body exactly
+    and hold only plain numbers, escape-free strings and identifiers other than true/false.
+    """
+    match = _FLAT_EVENT.fullmatch(text)
+    if match is None:
+        return None
+    quoted_node, node, quoted_lane, lane = match.group(1, 2, 3, 4)
+    if node in _WORDS or lane in _WORDS:
+        return None
+    items = Record()
+    position, size = match.span(5)  # the body is read in place: no copy of it
+    while position < size:  # each slot must start where the last one ended: no search, no skipping
+        slot = _FLAT_SLOT.match(text, position, size)
+        if slot is None:
+            return None
+        key, integer, decimal, string, word = slot.groups()
+        if key in _WORDS or word in _WORDS:
+            return None
+        if integer is not None:
+            value: Any = int(integer)
+        elif decimal is not None:
+            value = float(decimal)
+        else:
+            value = string if string is not None else word
+        items.append(Slot(key, value))
+        position = slot.end()
+    if position != size or (size > match.start(5) and text[size - 1] == ","):
+        return None
+    return Envelope(
+        "event",
+        quoted_node if quoted_node is not None else node,
+        quoted_lane if quoted_lane is not None else lane,
+        items if items else ABSENT,
+    )
+
+
 def parse_envelope(text: str) -> Envelope:
     """Read one envelope; raises :class:`~streamer.swim.recon.ReconError` if it is not one."""
+    flat = _flat_event(text) if text.startswith("@event(") else None
+    return flat if flat is not None else _parse_envelope(text)
+
+
+def _parse_envelope(text: str) -> Envelope:
+    """The general path of :func:`parse_envelope`: the full Recon reader."""
     value = parse(text)
     items = value if isinstance(value, Record) else Record([value])
     if not items or not isinstance(items[0], Attr):

@@ -7,7 +7,9 @@ first link (unless ``strict``, which answers ``@nodeNotFound``/``@laneNotFound``
 seeded and deterministic per symbol; a symbol ticks only while something links to it.
 
 Cadence: ``fixed`` (``rate`` updates per second per symbol), ``public`` (the public feed's random
-0-20 s), or ``drain`` (as fast as the slowest reader takes them). ``java_doubles`` writes numbers
+0-20 s), or ``drain`` (as fast as the slowest reader takes them). With ``fixed``, the first tick
+comes one period after the link, so a reader sees the synced value first, the same each run with
+the same seed (every field but ``timestamp``, which is wall-clock time). ``java_doubles`` writes numbers
 the way Java SwimOS servers do (``4.765398677550915E7``, integral doubles without ``.0``).
 """
 
@@ -323,8 +325,13 @@ class StockSimulator:
     async def _tick(self, symbol: str) -> None:
         ticker = self.tickers[symbol]
         rng = random.Random(f"{self.seed}:{symbol}:cadence")
+        # The first tick comes one period after the link, never right on the heels of the synced
+        # state: a reader that keeps only the latest value then sees the same first value every
+        # run with the same seed, not whichever of the two won the race.
         if self.cadence == "public":
             await asyncio.sleep(3.0)
+        elif self.cadence == "fixed":
+            await asyncio.sleep(1.0 / self.rate)
         while any(True for _ in self._subscribers(symbol)):
             ticker.tick()
             await self._publish(symbol, block=self.cadence == "drain")

@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamer.swim.recon import ABSENT, Attr, ReconError, Record, Slot, dumps, java_double, loads, parse
+from streamer.swim.recon import (
+    ABSENT,
+    MAX_DEPTH,
+    Attr,
+    ReconError,
+    Record,
+    Slot,
+    dumps,
+    java_double,
+    loads,
+    parse,
+)
 from streamer.swim.warp import Envelope, parse_envelope
 
 
@@ -122,3 +133,115 @@ def _equal(a: Any, b: Any, java: bool) -> bool:
     if isinstance(b, list):
         return isinstance(a, list) and len(a) == len(b) and all(_equal(x, y, java) for x, y in zip(a, b))
     return a == b and type(a) is type(b)
+
+
+# --- limits: depth, size, and the fast path for flat events --------------------------------------
+
+
+@pytest.mark.parametrize("opener", ["{", "@a(", "@a{", "{x:"])
+def test_nesting_deeper_than_the_limit_is_a_recon_error_not_recursion(opener: str) -> None:
+    closer = {"{": "}", "@a(": ")", "@a{": "}", "{x:": "}"}[opener]
+    deep = opener * 10_000 + "1" + closer * 10_000
+    with pytest.raises(ReconError, match=f"nesting deeper than {MAX_DEPTH}"):
+        parse(deep)
+    with pytest.raises(ReconError):
+        parse_envelope("@event(node:a,lane:b)" + deep)
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    text = "{" * MAX_DEPTH + "1" + "}" * MAX_DEPTH
+    value = parse(text)
+    for _ in range(MAX_DEPTH - 1):
+        assert isinstance(value, Record) and len(value) == 1
+        value = value[0]
+    assert value == Record([1])
+
+
+def test_a_large_string_value_costs_memory_linear_in_its_size() -> None:
+    import tracemalloc
+
+    size = 2_000_000
+    for body in ("x" * size, 'ab\\"c' * (size // 5)):
+        text = '@event(node:"/n",lane:l){v:"' + body + '"}'
+        tracemalloc.start()
+        try:
+            envelope = parse_envelope(text)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert isinstance(envelope.body, Record)
+        assert envelope.body[0].value == body.replace('\\"', '"')
+        # The old reader kept a token object per character: about 190x the input.
+        assert peak < 5 * len(text), f"{peak / len(text):.1f}x the input"
+
+
+@given(st.text(st.characters(blacklist_categories=["Cs"]), max_size=60))
+def test_escapes_are_resolved_across_chunk_boundaries(value: str) -> None:
+    from streamer.swim import recon
+
+    written = dumps(value + "\n")  # always quoted
+    saved = recon._CHUNK
+    recon._CHUNK = 3  # cut the text every few characters: each cut must fall between escapes
+    try:
+        assert loads(written) == value + "\n"
+        assert loads(written.replace("a", "\\u0061")) == value + "\n"
+    finally:
+        recon._CHUNK = saved
+
+
+def test_an_unterminated_string_is_an_error_at_its_quote() -> None:
+    with pytest.raises(ReconError, match="offset 3: unterminated string"):
+        parse('{a:"abc\\"}')
+
+
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,6}", fullmatch=True)
+FLAT = (
+    st.integers(-(10**15), 10**15)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=["Cs"]), max_size=8)
+    | NAMES
+    | st.booleans()
+)
+
+
+@given(
+    st.one_of(NAMES, st.text(max_size=10)),
+    NAMES,
+    st.dictionaries(NAMES, FLAT, max_size=6),
+    st.booleans(),
+)
+def test_the_flat_event_fast_path_reads_what_the_full_reader_reads(
+    node: str, lane: str, status: dict[str, Any], java: bool
+) -> None:
+    from streamer.swim.warp import _flat_event, _parse_envelope
+
+    text = Envelope("event", node, lane).encode(body_text=dumps(status, java_doubles=java))
+    full = _parse_envelope(text)
+    fast = _flat_event(text)
+    assert parse_envelope(text) == full
+    if fast is not None:
+        assert fast == full
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@event(node:a,lane:b){a:1,}",
+        '@event(node:a,lane:b){a:"}"}',
+        "@event(node:a,lane:b){true:1,b:false}",
+        "@event(node:true,lane:b){a:0x1F,b:.5}",
+        "@event(node:a,lane:b){a:1 ,b:2}",
+        "@event(node:a,lane:b) {a:1}",
+        "@event(node:a,lane:b){a:{b:1}}",
+    ],
+)
+def test_the_fast_path_falls_back_on_anything_it_does_not_know(text: str) -> None:
+    from streamer.swim.warp import _parse_envelope
+
+    assert parse_envelope(text) == _parse_envelope(text)
+
+
+@pytest.mark.parametrize("text", ["@event(node:a,lane:b){a:1}{b:2}", "@event(node:a,lane:b){a:1,,b:2}"])
+def test_what_the_fast_path_rejects_and_the_reader_rejects_is_an_error(text: str) -> None:
+    with pytest.raises(ReconError):
+        parse_envelope(text)
