@@ -219,48 +219,54 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def check_json_value(
     value: Any, max_nodes: int, max_depth: int, max_chars: int, what: str = "the value"
 ) -> None:
-    """Refuse anything that is not plain bounded JSON; shared references count every time they appear."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    """Refuse anything that is not plain bounded JSON; shared references count every time they appear.
+
+    Walks one nesting level at a time, so the count of values and the depth are known before any level
+    is expanded: a reference cycle or a huge container fails on the limits, never by exhausting memory.
+    """
+    level: list[Any] = [value]
     nodes = 0
     chars = 0
-    while stack:
-        item, depth = stack.pop()
-        nodes += 1
-        if nodes > max_nodes:
-            raise OutputInvalid(f"{what} has more than {max_nodes} values")
+    depth = 0
+    while level:
         if depth > max_depth:
             raise OutputInvalid(f"{what} is nested deeper than {max_depth}")
-        t = type(item)
-        if t is float:
-            if not math.isfinite(item):
-                raise OutputInvalid(f"{what} holds a non-finite number {item!r}")
-        elif t is int:
-            if not -_INT_LIMIT < item < _INT_LIMIT:
-                raise OutputInvalid(f"{what} holds an integer beyond 64 bits")
-        elif t is str:
-            chars += len(item)
-            if not item.isascii() and _SURROGATE.search(item):
-                raise OutputInvalid(f"{what} holds a lone surrogate, which is not valid Unicode text")
-        elif item is None or t is bool:
-            pass
-        elif t is dict:
-            if nodes + len(stack) + len(item) > max_nodes:
-                raise OutputInvalid(f"{what} has more than {max_nodes} values")
-            for k, v in item.items():
-                if type(k) is not str:
-                    raise OutputInvalid(f"{what} has a non-string key of type {type(k).__name__}")
-                chars += len(k)
-                if not k.isascii() and _SURROGATE.search(k):
-                    raise OutputInvalid(f"{what} holds a key with a lone surrogate")
-                stack.append((v, depth + 1))
-        elif t is list or t is tuple:
-            if nodes + len(stack) + len(item) > max_nodes:
-                raise OutputInvalid(f"{what} has more than {max_nodes} values")
-            stack.extend((v, depth + 1) for v in item)
-        else:
-            raise OutputInvalid(f"{what} holds a {t.__name__}, which is not JSON data")
+        nodes += len(level)
+        if nodes > max_nodes:
+            raise OutputInvalid(f"{what} has more than {max_nodes} values")
+        below: list[Any] = []
+        for item in level:
+            t = type(item)
+            if t is float:
+                if item - item != 0.0:  # inf - inf and nan - nan are nan
+                    raise OutputInvalid(f"{what} holds a non-finite number {item!r}")
+            elif t is int:
+                if not -_INT_LIMIT < item < _INT_LIMIT:
+                    raise OutputInvalid(f"{what} holds an integer beyond 64 bits")
+            elif t is str:
+                chars += len(item)
+                if not item.isascii() and _SURROGATE.search(item):
+                    raise OutputInvalid(f"{what} holds a lone surrogate, which is not valid Unicode text")
+            elif t is list or t is tuple:
+                if nodes + len(below) + len(item) > max_nodes:
+                    raise OutputInvalid(f"{what} has more than {max_nodes} values")
+                below.extend(item)
+            elif t is dict:
+                if nodes + len(below) + len(item) > max_nodes:
+                    raise OutputInvalid(f"{what} has more than {max_nodes} values")
+                for k in item:
+                    if type(k) is not str:
+                        raise OutputInvalid(f"{what} has a non-string key of type {type(k).__name__}")
+                    chars += len(k)
+                    if not k.isascii() and _SURROGATE.search(k):
+                        raise OutputInvalid(f"{what} holds a key with a lone surrogate")
+                below.extend(item.values())
+            elif item is not None and t is not bool:
+                raise OutputInvalid(f"{what} holds a {t.__name__}, which is not JSON data")
         if chars > max_chars:
             raise OutputInvalid(f"{what} holds more than {max_chars} characters of text")
+        level = below
+        depth += 1
 
 
 def _finite_number(value: Any, what: str) -> float:
@@ -287,6 +293,26 @@ def describe_exception(exc: BaseException) -> str:
     except BaseException:
         detail = "(unprintable)"
     return _bounded(f"{type(exc).__name__}: {detail}")
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _make_dumps() -> Callable[[Any], str]:
+    """``json.dumps(value, allow_nan=False)``, with its C encoder built once instead of once per call."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:
+        return lambda value: json.dumps(value, allow_nan=False)
+    # No cycle markers: check_json_value has already bounded the value, so a cycle never gets here.
+    iterencode = make(None, _refuse, encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False)
+    return lambda value: "".join(iterencode(value, 0))
+
+
+_dumps = _make_dumps()
+_loads = json.JSONDecoder().decode
 
 
 class Runner:
@@ -320,8 +346,8 @@ class Runner:
         ``params`` and ``acc`` are decoded afresh from JSON for every update, so nothing the operator keeps
         a reference to can change what the next update (or the host) sees. Failure replies carry no acc.
         """
-        loads = json.loads
-        dumps = json.dumps
+        loads = _loads
+        dumps = _dumps
         fn = self.fn
         kind = self.kind
         limits = (self.max_nodes, self.max_depth, self.max_chars)
@@ -349,9 +375,12 @@ class Runner:
                     if type(new_acc) is not dict:
                         raise OutputInvalid(f"the new acc must be a dict, not {type(new_acc).__name__}")
                     check_json_value(new_acc, *limits, what="the accumulator")
-                    check_json_value(result, *limits, what="the result")
-                    acc_json = dumps(new_acc, allow_nan=False)
-                    results.append(loads(dumps(result, allow_nan=False)))
+                    acc_json = dumps(new_acc)
+                    if type(result) is float and math.isfinite(result):
+                        results.append(result)  # the common case, without a JSON round trip
+                    else:
+                        check_json_value(result, *limits, what="the result")
+                        results.append(loads(dumps(result)))
             except (OutputInvalid, ValueError, TypeError, RecursionError) as exc:
                 return {"ok": False, "index": i, "error": describe_exception(exc)}
         return {"ok": True, "results": results, "acc_json": acc_json}
