@@ -184,8 +184,8 @@ _FENCE = re.compile(r"```[ \t]*(?:python3|python|py|json)?[ \t]*\n(.*?)```", re.
 
 
 def extract_source(answer: str) -> str:
-    """Operator source from a JSON object with ``result``, a fenced code block, or bare code."""
-    text = answer.strip()
+    """Operator source from a JSON object with ``result``, a fenced code block, or bare code (LF line ends)."""
+    text = answer.replace("\r\n", "\n").strip()
     decoder = json.JSONDecoder()
     for match in itertools.islice(re.finditer(r"\{", text), 64):  # bounded: no quadratic scan of junk
         try:
@@ -208,6 +208,7 @@ def extract_source(answer: str) -> str:
 
 
 def _unfence(source: str) -> str:
+    source = source.replace("\r\n", "\n")
     fenced = _FENCE.search(source)
     return (fenced.group(1) if fenced else source).strip() + "\n"
 
@@ -330,9 +331,13 @@ def generate_operator(
     reference: tuple[Callable[..., Any], str] | None = None,
     limits: Limits | None = None,
     on_text: Callable[[str], None] | None = None,
+    on_refused: Callable[[int, StreamError], None] | None = None,
     client: Any = None,
 ) -> GeneratedOperator:
-    """Get a verified sandboxed operator: from the cache, or from the model with bounded retries."""
+    """Get a verified sandboxed operator: from the cache, or from the model with bounded retries.
+
+    ``on_refused(attempt, error)`` hears why each refused attempt was refused (the model hears it too).
+    """
     if reference is None:
         reference = direct_reference(kind, description, params)
     cache = cache if cache is not None else OperatorCache()
@@ -355,6 +360,8 @@ def generate_operator(
         except (GenerationFailed, OperatorRejected) as exc:
             feedback.append(str(exc))
             last = exc
+            if on_refused is not None:
+                on_refused(attempt, exc)
             continue
         try:
             verdict = _verify(op, params, reference)
@@ -362,6 +369,8 @@ def generate_operator(
             op.close()
             feedback.append(str(exc))
             last = exc
+            if on_refused is not None:
+                on_refused(attempt, exc)
             _store(cache, key, kind, description, params, config, source, str(exc), False)
             continue
         _store(cache, key, kind, description, params, config, source, verdict.describe(), True)
