@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/bench_sandbox.py [--updates N] [--repeat R]
 
 The sandboxed operator runs in a separate worker process (RestrictedPython guards, output checks,
-fresh params and acc per update); ``run_batch`` sends many updates per pipe round trip. The direct
+fresh params and acc per update, and the OS wall: seccomp + Landlock where the kernel has them);
+``run_batch`` sends many updates per pipe round trip. The direct
 SMA is plain Python in this process. Also printed: worker start-up and single-update round trip.
 Goal: >= 50,000 updates/s through the sandbox with batching.
 """
@@ -77,6 +78,7 @@ def main() -> None:
 
     op = compile_operator("accumulate", GENERATED_SMA)
     with op:
+        wall = op.os_wall.describe() if op.os_wall is not None else "unknown"
         single_n = 2000
 
         def run_single() -> None:
@@ -103,6 +105,7 @@ def main() -> None:
         want.append(r)
     assert all(abs(a - b) < 1e-9 for a, b in zip(got, want)), "sandboxed SMA disagrees with the direct SMA"
 
+    print(wall)
     print(f"worker start-up (compile_operator): median {statistics.median(starts) * 1000:.1f} ms")
     print(f"single-update round trip: {1e6 / single:.0f} us")
     print(f"{'path':<40} {'updates/s':>12} {'vs direct':>10}")
