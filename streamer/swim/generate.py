@@ -184,7 +184,7 @@ _FENCE = re.compile(r"```[ \t]*(?:python3|python|py|json)?[ \t]*\n(.*?)```", re.
 
 
 def extract_source(answer: str) -> str:
-    """Operator source from a JSON object with ``result``, a fenced code block, or bare code (LF line ends)."""
+    """Operator source (LF line ends) from a JSON object with ``result``, a fenced block, or bare code."""
     text = answer.replace("\r\n", "\n").strip()
     decoder = json.JSONDecoder()
     for match in itertools.islice(re.finditer(r"\{", text), 64):  # bounded: no quadratic scan of junk
