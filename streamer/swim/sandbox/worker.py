@@ -22,6 +22,7 @@ import statistics
 import struct
 import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 try:
@@ -164,10 +165,20 @@ def build_globals(namespaces: dict[str, Any]) -> dict[str, Any]:
     )
     from RestrictedPython.PrintCollector import PrintCollector
 
+    # (type, name) pairs already allowed: safer_getattr's verdict depends only on these for anything
+    # that is not itself a class or a module, so a hot loop pays for the full check once.
+    allowed: set[tuple[type, str]] = set()
+
     def guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
+        key = (type(obj), name)
+        if key in allowed:  # same result as safer_getattr: a missing attribute gives the default, None
+            return getattr(obj, name, default[0] if default else None)
         if type(name) is not str or name in FORBIDDEN_ATTRIBUTES or name.startswith("_"):
             raise AttributeError(f"attribute {name!r} is not allowed")
-        return safer_getattr(obj, name, *default)  # type: ignore[no-untyped-call]
+        value = safer_getattr(obj, name, *default)  # type: ignore[no-untyped-call]
+        if not isinstance(obj, (type, ModuleType)) and len(allowed) < 4096:
+            allowed.add(key)
+        return value
 
     def guarded_import(
         name: str, globals_: Any = None, locals_: Any = None, fromlist: Any = (), level: int = 0
@@ -312,6 +323,7 @@ def _make_dumps() -> Callable[[Any], str]:
 
 
 _dumps = _make_dumps()
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _loads = json.JSONDecoder().decode
 
 
@@ -352,8 +364,11 @@ class Runner:
         kind = self.kind
         limits = (self.max_nodes, self.max_depth, self.max_chars)
         results: list[Any] = []
+        # A dict of immutable scalars is as fresh after a shallow copy as after a decode, and cheaper.
+        base = loads(params_json)
+        flat = type(base) is dict and all(type(v) in _SCALARS for v in base.values())
         for i, value in enumerate(values):
-            params = loads(params_json)
+            params = base.copy() if flat else loads(params_json)
             try:
                 if kind == "accumulate":
                     out = fn(loads(acc_json), value, params)
