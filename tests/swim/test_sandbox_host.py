@@ -275,3 +275,16 @@ def func(value, params):
         assert time.monotonic() - start < 10.0  # generous; the point is that nothing was decoded
     finally:
         op.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/limits"), reason="reads the limits from Linux /proc")
+def test_the_workers_cpu_rlimit_has_a_finite_hard_limit() -> None:
+    with compile_operator("map", DOUBLE) as op:
+        worker = op._box[0]
+        assert worker is not None
+        with open(f"/proc/{worker.proc.pid}/limits") as fh:
+            line = next(row for row in fh if row.startswith("Max cpu time"))
+    soft, hard = line.split()[3:5]
+    assert hard != "unlimited"
+    assert soft != "unlimited"
+    assert int(soft) <= int(hard) <= 700  # the lifetime budget (600 s) plus what start-up used
