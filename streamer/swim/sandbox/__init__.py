@@ -2,29 +2,25 @@
 
 ``policy`` (pure) holds the AST allowlist; ``worker`` is the contained process (RestrictedPython, rlimits,
 and ``oswall``: a seccomp syscall allowlist and Landlock on Linux); ``host`` starts workers and talks to
-them under deadlines. The public names live here.
+them under deadlines; ``verify`` runs an operator on the fixed sample. The public names live here.
 """
 
 from __future__ import annotations
 
 from .host import (
-    SAMPLE_PRICES,
-    VERIFY_ABS_TOLERANCE,
-    VERIFY_REL_TOLERANCE,
     AccumulateOperator,
     FilterOperator,
     Limits,
     MapOperator,
     OSWall,
     SandboxedOperator,
-    Verdict,
     check_operator_source,
     compile_operator,
     max_workers,
     os_wall,
     set_max_workers,
-    verify_operator,
 )
+from .verify import SAMPLE_PRICES, VERIFY_ABS_TOLERANCE, VERIFY_REL_TOLERANCE, Verdict, verify_operator
 
 __all__ = [
     "SAMPLE_PRICES",
