@@ -4,6 +4,7 @@ take. Every test goes through a real worker process."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -13,10 +14,12 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamer.errors import OperatorFailed
 from streamer.swim.sandbox import Limits, compile_operator, max_workers, set_max_workers
-from streamer.swim.sandbox.host import _compile_unchecked
+from streamer.swim.sandbox.host import _compile_unchecked, decode_reply
 
 DOUBLE = "def func(value, params):\n    return value * 2\n"
 
@@ -288,3 +291,46 @@ def test_the_workers_cpu_rlimit_has_a_finite_hard_limit() -> None:
     assert hard != "unlimited"
     assert soft != "unlimited"
     assert int(soft) <= int(hard) <= 700  # the lifetime budget (600 s) plus what start-up used
+
+
+# ------------------------------------------------------------------ the reply parser, property-tested
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_decode_reply_returns_an_object_or_raises_operator_failed(body: bytes) -> None:
+    try:
+        reply = decode_reply(body, 50)
+    except OperatorFailed:
+        return
+    assert isinstance(reply, dict)
+
+
+@given(json_values)
+def test_decode_reply_never_builds_more_values_than_its_bound(value: object) -> None:
+    body = json.dumps({"results": value}).encode()
+    try:
+        decode_reply(body, 10)
+    except OperatorFailed:
+        return
+
+    def count(v: object) -> int:
+        if isinstance(v, list):
+            return 1 + sum(count(x) for x in v)
+        if isinstance(v, dict):
+            return 1 + sum(count(x) for x in v.values())
+        return 1
+
+    assert count(value) <= 11  # the wrapping object plus at most 10 more
+
+
+def test_a_deeply_nested_reply_is_an_operator_failure_not_a_recursion_error() -> None:
+    body = b'{"results": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(OperatorFailed):
+        decode_reply(body, 10**6)

@@ -111,6 +111,26 @@ def _text(value: Any, limit: int = 500) -> str:
     return escape_untrusted(str(value)[:limit], one_line=True)
 
 
+def decode_reply(body: bytes, max_items: int) -> dict[str, Any]:
+    """A reply's JSON object, or OperatorFailed; what decoding may build is bounded before it starts.
+
+    Every JSON value but the first follows a comma or opens a container, so counting commas and opening
+    brackets bounds the number of values (commas inside strings count too: the bound is conservative).
+    """
+    items = body.count(b",") + body.count(b"[") + body.count(b"{")
+    if items > max_items:
+        raise OperatorFailed(
+            f"the worker's reply holds up to {items} JSON values; the limit is max_reply_items={max_items}"
+        )
+    try:
+        reply = json.loads(body)
+    except (ValueError, RecursionError):
+        raise OperatorFailed("the worker sent a reply that is not valid JSON") from None
+    if not isinstance(reply, dict):
+        raise OperatorFailed("the worker sent a reply that is not an object")
+    return reply
+
+
 class _Worker:
     """One worker process and its pipe protocol (sequence-numbered requests, deadlines both ways)."""
 
@@ -211,24 +231,11 @@ class _Worker:
             buf += chunk
 
     def _decode(self, body: bytes) -> dict[str, Any]:
-        # Bound what decoding may build, cheaply and before it happens: every JSON value but the first
-        # follows a comma or opens a container, so this count is an upper bound (commas in strings count).
-        items = body.count(b",") + body.count(b"[") + body.count(b"{")
-        if items > self.limits.max_reply_items:
-            self.kill()
-            raise OperatorFailed(
-                f"the worker's reply holds up to {items} JSON values; the limit is max_reply_items="
-                f"{self.limits.max_reply_items}"
-            )
         try:
-            reply = json.loads(body)
-        except (ValueError, RecursionError):
+            return decode_reply(body, self.limits.max_reply_items)
+        except OperatorFailed:
             self.kill()
-            raise OperatorFailed("the worker sent a reply that is not valid JSON") from None
-        if not isinstance(reply, dict):
-            self.kill()
-            raise OperatorFailed("the worker sent a reply that is not an object")
-        return reply
+            raise
 
     def request(self, message: dict[str, Any], budget: float) -> dict[str, Any]:
         """Send one request and wait for its reply; kill the worker on a deadline, a mismatch or an interrupt.
