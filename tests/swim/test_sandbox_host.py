@@ -334,3 +334,18 @@ def test_a_deeply_nested_reply_is_an_operator_failure_not_a_recursion_error() ->
     body = b'{"results": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with pytest.raises(OperatorFailed):
         decode_reply(body, 10**6)
+
+
+def test_a_forged_filter_reply_that_is_not_boolean_is_refused() -> None:
+    forge = """import json, os, struct
+def func(value, params):
+    body = json.dumps({"seq": 2, "ok": True, "results": ["yes"]}).encode()
+    os.write(1, struct.pack(">I", len(body)) + body)
+    return True
+"""
+    op = _compile_unchecked("filter", forge)
+    try:
+        with pytest.raises(OperatorFailed, match="not true or false"):
+            op(1.0)
+    finally:
+        op.close()

@@ -484,7 +484,7 @@ class MapOperator(_Base):
             self._raise(reply)
         out = []
         for i, r in enumerate(reply["results"]):
-            if type(r) not in (int, float) or not math.isfinite(r):
+            if type(r) is not float or not math.isfinite(r):  # the worker always sends a float
                 raise OperatorFailed("the worker returned a result that is not a finite number", index=i)
             out.append(float(r))
         return out
@@ -504,7 +504,11 @@ class FilterOperator(_Base):
         reply = self._run(values, params, None)
         if not reply.get("ok"):
             self._raise(reply)
-        return [r is True for r in reply["results"]]
+        results: list[bool] = reply["results"]
+        for i, r in enumerate(results):
+            if type(r) is not bool:
+                raise OperatorFailed("the worker returned a result that is not true or false", index=i)
+        return results
 
 
 class AccumulateOperator(_Base):
