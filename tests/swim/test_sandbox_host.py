@@ -347,5 +347,6 @@ def func(value, params):
     try:
         with pytest.raises(OperatorFailed, match="not true or false"):
             op(1.0)
+        assert op._box[0] is None  # stopped: its real reply, still in the pipe, must never be read
     finally:
         op.close()

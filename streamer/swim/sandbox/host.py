@@ -432,13 +432,17 @@ class _Base:
         if reply.get("ok"):
             results = reply.get("results")
             if type(results) is not list or len(results) != len(clean):
-                self._close_locked()
-                raise OperatorFailed(f"the worker returned no list of {len(clean)} results")
+                raise self._distrust(f"the worker returned no list of {len(clean)} results")
         return reply
 
     def _close_locked(self) -> None:
         with self._lock:
             self._stop()
+
+    def _distrust(self, message: str, index: int | None = None) -> OperatorFailed:
+        """The worker broke the protocol (its own checks would have refused this): stop it, say why."""
+        self._close_locked()
+        return OperatorFailed(message, index=index)
 
     @staticmethod
     def _raise(reply: dict[str, Any]) -> None:
@@ -485,7 +489,7 @@ class MapOperator(_Base):
         out = []
         for i, r in enumerate(reply["results"]):
             if type(r) is not float or not math.isfinite(r):  # the worker always sends a float
-                raise OperatorFailed("the worker returned a result that is not a finite number", index=i)
+                raise self._distrust("the worker returned a result that is not a finite number", i)
             out.append(float(r))
         return out
 
@@ -507,7 +511,7 @@ class FilterOperator(_Base):
         results: list[bool] = reply["results"]
         for i, r in enumerate(results):
             if type(r) is not bool:
-                raise OperatorFailed("the worker returned a result that is not true or false", index=i)
+                raise self._distrust("the worker returned a result that is not true or false", i)
         return results
 
 
@@ -538,9 +542,9 @@ class AccumulateOperator(_Base):
         try:
             new_acc = json.loads(reply["acc_json"])
         except (KeyError, TypeError, ValueError, RecursionError):
-            raise OperatorFailed("the worker returned no readable acc") from None
+            raise self._distrust("the worker returned no readable acc") from None
         if not isinstance(new_acc, dict):
-            raise OperatorFailed("the worker returned an acc that is not a dict")
+            raise self._distrust("the worker returned an acc that is not a dict")
         results: list[Any] = reply["results"]
         try:
             check_json_value(new_acc, lim.max_acc_nodes, lim.max_acc_depth, lim.max_acc_chars, "the acc")
@@ -552,8 +556,8 @@ class AccumulateOperator(_Base):
                         result, lim.max_acc_nodes, lim.max_acc_depth, lim.max_acc_chars, "the result"
                     )
                 except OutputInvalid as exc:
-                    raise OperatorFailed(_text(exc), index=i) from None
-            raise OperatorFailed("the worker returned an acc or results outside the limits") from None
+                    raise self._distrust(_text(exc), i) from None
+            raise self._distrust("the worker returned an acc or results outside the limits") from None
         return new_acc, results
 
 
