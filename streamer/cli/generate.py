@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import GenerationFailed, OperatorFailed
+from .._text import escape_untrusted
+from ..errors import GenerationFailed, OperatorFailed, StreamError
 from ..swim.generate import (
     ModelConfig,
     ModelOperator,
@@ -25,11 +26,21 @@ from ..swim.generate import (
     coalesce_latest,
     generate_operator,
 )
-from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
+from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator, os_wall
 
 __all__ = ["ValueSource", "register_generate"]
 
 ValueSource = Callable[[str, argparse.Namespace], Iterable[float]]
+
+# Everything below that came from a model, an operator or the cache is hostile text: it goes through
+# `_safe` (control, bidi and surrogate characters shown as escapes) before it reaches the terminal.
+_safe = escape_untrusted
+
+
+def _line(value: Any) -> str:
+    """A result or message of untrusted origin as one safe line."""
+    return escape_untrusted(str(value), one_line=True)
+
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -104,8 +115,8 @@ def _batches(values: Iterable[float], size: int) -> Iterator[list[float]]:
 def _show(generated: Any) -> None:
     origin = "cache" if generated.from_cache else f"model, attempt {generated.attempts}"
     print(f"# operator source ({origin}):")
-    print(generated.source.rstrip())
-    print(f"# verdict: {generated.verdict.describe()}", flush=True)
+    print(_safe(generated.source.rstrip()))
+    print(f"# verdict: {_line(generated.verdict.describe())}", flush=True)
 
 
 def _generate(kind: str, description: str, params: dict[str, Any], args: argparse.Namespace) -> Any:
@@ -114,8 +125,11 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
     if args.verbose:
 
         def echo(piece: str) -> None:
-            sys.stderr.write(piece)
+            sys.stderr.write(_safe(piece))
             sys.stderr.flush()
+
+    def refused(attempt: int, error: StreamError) -> None:
+        print(f"attempt {attempt} refused: {_line(error)}", file=sys.stderr, flush=True)
 
     return generate_operator(
         kind,
@@ -126,6 +140,7 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
         regenerate=args.regenerate,
         max_attempts=args.max_attempts,
         on_text=echo,
+        on_refused=refused,
     )
 
 
@@ -153,15 +168,16 @@ def _stream(
                     pairs += list(zip([price], run([price])))
                 except OperatorFailed as exc:
                     state["failures"] += 1
-                    print(f"update #{state['index'] + offset} ({price}): {exc}", file=sys.stderr, flush=True)
+                    where = f"update #{state['index'] + offset} ({price})"
+                    print(f"{where}: {_line(exc)}", file=sys.stderr, flush=True)
         for price, result in pairs:
             if isinstance(op, MapOperator):
-                print(f"The price {price} has been converted to {result}.")
+                print(f"The price {price} has been converted to {_line(result)}.")
             elif isinstance(op, FilterOperator):
                 if result:
                     print(f"The price {price} has met the filter criteria.")
             else:
-                print(f"{args.symbol} -- summary: {result}; price: {price}")
+                print(f"{args.symbol} -- summary: {_line(result)}; price: {price}")
         if isinstance(op, AccumulateOperator):
             print(f"{args.symbol} -- acc: {json.dumps(state['acc'])}")
         sys.stdout.flush()
@@ -208,7 +224,8 @@ def _make_model_direct(source: ValueSource | None) -> Callable[[argparse.Namespa
             skipped = f" ({outcome.skipped} updates skipped while waiting)" if outcome.skipped else ""
             if outcome.error is not None:
                 failures += 1
-                print(f"price {outcome.value}: model answer refused: {outcome.error}{skipped}", flush=True)
+                refusal = _line(outcome.error)
+                print(f"price {outcome.value}: model answer refused: {refusal}{skipped}", flush=True)
             else:
                 print(f"price {outcome.value}: {json.dumps(outcome.result)}{skipped}", flush=True)
         return 1 if failures else 0
@@ -240,7 +257,7 @@ def _make_execute(swim_subparsers: Any) -> Callable[[argparse.Namespace], int]:
             argv = [command, symbol, json.dumps(config)]
         target = swim_subparsers.choices[command]
         argv += _forwarded_options(args, target)
-        print(f"chose: streamer swim {shlex.join(argv)}", flush=True)
+        print(f"chose: streamer swim {_line(shlex.join(argv))}", flush=True)
         chosen = target.parse_args(argv[1:])
         return int(chosen.handler(chosen))
 
@@ -268,14 +285,17 @@ def _forwarded_options(args: argparse.Namespace, target: argparse.ArgumentParser
 def _operators(args: argparse.Namespace) -> int:
     cache = OperatorCache()
     if args.action == "list":
+        wall = os_wall()
+        if not (wall.seccomp or wall.landlock):
+            print(f"note: {wall.describe()}")
         entries = cache.entries()
         if not entries:
             print(f"no cached operators in {cache.root}")
         for e in entries:
             state = "ok" if e.ok else "refused"
             print(
-                f"{e.key}  {e.kind:<10} {state:<7} {e.model:<16} {e.description[:50]!r} "
-                f"{json.dumps(e.params)}"
+                f"{_line(e.key)}  {_line(e.kind):<10} {state:<7} {_line(e.model):<16} "
+                f"{_line(repr(e.description[:50]))} {json.dumps(e.params)}"
             )
         return 0
     if args.action == "clear":
@@ -286,9 +306,10 @@ def _operators(args: argparse.Namespace) -> int:
     entry = cache.get(args.key)
     if entry is None:
         raise SystemExit(f"streamer: error: no single cached operator matches {args.key!r}")
-    print(f"# {entry.kind}: {entry.description} {json.dumps(entry.params)} (model {entry.model})")
-    print(entry.source.rstrip())
-    print(f"# verdict: {entry.verdict}")
+    head = f"{entry.kind}: {entry.description} {json.dumps(entry.params)} (model {entry.model})"
+    print(f"# {_line(head)}")
+    print(_safe(entry.source.rstrip()))
+    print(f"# verdict: {_line(entry.verdict)}")
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__, sse
+from .._text import escape_untrusted
 from ..errors import StreamError
 from ..openai.assistants import RunStream
 from ..openai.assistants import events as ev
@@ -297,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except StreamError as exc:
         sys.stdout.flush()
-        print(f"streamer: error: {exc}", file=sys.stderr)
+        print(f"streamer: error: {escape_untrusted(str(exc))}", file=sys.stderr)  # may quote a model
         return 1
     except KeyboardInterrupt:
         print("streamer: interrupted", file=sys.stderr)

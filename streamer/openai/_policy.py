@@ -4,17 +4,17 @@ retry decisions and backoff, ``Retry-After``, error classification, headers, the
 from __future__ import annotations
 
 import json
-import os
 import platform
 import random
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 from attrs import define, field
 
+from .._env import read_dotenv as read_dotenv  # re-exported: the client tests read it here
+from .._env import resolve_api_key
 from .._version import __version__
 from ..errors import (
     APIStatusError,
@@ -22,7 +22,6 @@ from ..errors import (
     BadRequestError,
     ConflictError,
     InternalServerError,
-    MissingAPIKey,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -167,39 +166,6 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None, str | None, str 
 def is_event_stream(headers: Mapping[str, str]) -> bool:
     """True if the content type is ``text/event-stream``."""
     return headers.get("content-type", "").split(";")[0].strip().lower() == "text/event-stream"
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines of a ``.env`` file (``export`` prefixes, quotes and comments allowed)."""
-    values: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return values
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key.strip()] = value
-    return values
-
-
-def resolve_api_key(api_key: str | None, *, required: bool = True) -> str | None:
-    """The key given, else ``OPENAI_API_KEY`` from the environment, else from ``./.env``."""
-    if api_key:
-        return api_key
-    key = os.environ.get("OPENAI_API_KEY") or read_dotenv(Path.cwd() / ".env").get("OPENAI_API_KEY")
-    if not key and required:
-        raise MissingAPIKey(
-            "no OpenAI API key: pass api_key=..., set OPENAI_API_KEY, or put OPENAI_API_KEY=... in .env"
-        )
-    return key or None
 
 
 def request_headers(

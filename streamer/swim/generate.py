@@ -1,7 +1,7 @@
 """Ask a model for a stream operator; extract, sandbox, verify and cache it. Also model-in-the-loop operators.
 
-The model is reached through ``streamer.openai.client.Client.stream`` (streamed chat completions over our
-own SSE stack), so any OpenAI-compatible server works with ``base_url``. Model output is never run
+The model is reached through ``streamer.openai.Client.chat_completions_stream`` (a typed ``ChatStream``
+over our own SSE stack), so any OpenAI-compatible server works with ``base_url``. Model output is never run
 outside ``streamer.swim.sandbox``.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 import attrs
 from attrs import define, field
 
-from ..errors import GenerationFailed, ModelNotConfigured, OperatorRejected, StreamError
+from .._env import resolve_api_key
+from ..errors import GenerationFailed, ModelNotConfigured, OperatorRejected, StreamError, UnexpectedEOF
 from .sandbox import Limits, SandboxedOperator, Verdict, compile_operator, verify_operator
 
 __all__ = [
@@ -72,8 +73,6 @@ class ModelConfig:
     @classmethod
     def from_env(cls, model: str | None = None, base_url: str | None = None) -> ModelConfig:
         """Read ``OPENAI_API_KEY`` (or ./.env), ``OPENAI_BASE_URL``, ``STREAMER_MODEL``; fail in one line."""
-        from ..openai._policy import resolve_api_key  # the environment, then ./.env, as the client does
-
         key = resolve_api_key(None, required=False)
         base = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if key is None and base is None:
@@ -101,7 +100,7 @@ class ChatAnswer:
 
 
 def _client(config: ModelConfig) -> Any:
-    from ..openai.client import Client
+    from ..openai import Client
 
     return Client(config.api_key, base_url=config.base_url)
 
@@ -114,65 +113,53 @@ def ask_model(
     on_text: Callable[[str], None] | None = None,
     client: Any = None,
 ) -> ChatAnswer:
-    """POST ``chat/completions`` with ``stream: true``; assemble the answer, which must end in [DONE]."""
-    body: dict[str, Any] = {"model": config.model, "messages": messages, "stream": True, "temperature": 0}
+    """Stream one chat completion (a ``ChatStream``); its text and tool calls. It must end in [DONE].
+
+    ``client`` is a ``streamer.openai.Client`` (one is made from ``config`` and closed if not given).
+    """
+    body: dict[str, Any] = {"model": config.model, "messages": messages, "temperature": 0}
     if tools:
         body["tools"] = tools
     own = client is None
     client = client or _client(config)
-    text: list[str] = []
     size = 0
-    calls: dict[int, dict[str, Any]] = {}
     finish: str | None = None
-    done = False
     try:
-        with client.stream("POST", "chat/completions", body) as events:
-            while events.next():
-                data = events.event().data
-                if data.strip() == "[DONE]":
-                    done = True
-                    break
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
+        with client.chat_completions_stream(**body) as stream:
+            while stream.next():
+                piece, ok = stream.content_delta()
+                if ok:
+                    size += len(piece)
+                    if size > MAX_ANSWER_CHARS:
+                        raise GenerationFailed(f"the model's answer exceeds {MAX_ANSWER_CHARS} characters")
+                    if on_text is not None:
+                        on_text(piece)
+                reason, ok = stream.finish_reason()
+                if ok:
+                    finish = reason
+            error = stream.err()
+            if error is not None:
+                if isinstance(error, UnexpectedEOF):
                     raise GenerationFailed(
-                        f"the model stream sent a chunk that is not JSON: {data[:80]!r}"
-                    ) from None
-                for choice in chunk.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    piece = delta.get("content")
-                    if isinstance(piece, str) and piece:
-                        size += len(piece)
-                        if size > MAX_ANSWER_CHARS:
-                            raise GenerationFailed(
-                                f"the model's answer exceeds {MAX_ANSWER_CHARS} characters"
-                            )
-                        text.append(piece)
-                        if on_text is not None:
-                            on_text(piece)
-                    for tc in delta.get("tool_calls") or []:
-                        slot = calls.setdefault(int(tc.get("index", 0)), {"name": "", "arguments": ""})
-                        fn = tc.get("function") or {}
-                        slot["name"] += fn.get("name") or ""
-                        slot["arguments"] += fn.get("arguments") or ""
-                    finish = choice.get("finish_reason") or finish
-            if events.err() is not None:
-                raise events.err()
+                        "the model's stream ended before data: [DONE]; the answer may be incomplete"
+                    ) from error
+                raise error
+            text = stream.text()
+            calls = stream.tool_calls()
     finally:
         if own:
             client.close()
-    if not done:
-        raise GenerationFailed("the model's stream ended before data: [DONE]; the answer may be incomplete")
     parsed = []
-    for _, slot in sorted(calls.items()):
+    for call in calls:
+        name = call.name or ""
         try:
-            args = json.loads(slot["arguments"] or "{}")
-        except ValueError:
-            raise GenerationFailed(f"tool call {slot['name']!r} has arguments that are not JSON") from None
+            args = json.loads(call.arguments or "{}")
+        except (ValueError, RecursionError):
+            raise GenerationFailed(f"tool call {name!r} has arguments that are not JSON") from None
         if not isinstance(args, dict):
-            raise GenerationFailed(f"tool call {slot['name']!r} has arguments that are not an object")
-        parsed.append(ToolCall(slot["name"], args))
-    return ChatAnswer("".join(text), tuple(parsed), finish)
+            raise GenerationFailed(f"tool call {name!r} has arguments that are not an object")
+        parsed.append(ToolCall(name, args))
+    return ChatAnswer(text, tuple(parsed), finish)
 
 
 def build_messages(
@@ -197,8 +184,8 @@ _FENCE = re.compile(r"```[ \t]*(?:python3|python|py|json)?[ \t]*\n(.*?)```", re.
 
 
 def extract_source(answer: str) -> str:
-    """Operator source from a JSON object with ``result``, a fenced code block, or bare code."""
-    text = answer.strip()
+    """Operator source (LF line ends) from a JSON object with ``result``, a fenced block, or bare code."""
+    text = answer.replace("\r\n", "\n").strip()
     decoder = json.JSONDecoder()
     for match in itertools.islice(re.finditer(r"\{", text), 64):  # bounded: no quadratic scan of junk
         try:
@@ -221,6 +208,7 @@ def extract_source(answer: str) -> str:
 
 
 def _unfence(source: str) -> str:
+    source = source.replace("\r\n", "\n")
     fenced = _FENCE.search(source)
     return (fenced.group(1) if fenced else source).strip() + "\n"
 
@@ -343,9 +331,13 @@ def generate_operator(
     reference: tuple[Callable[..., Any], str] | None = None,
     limits: Limits | None = None,
     on_text: Callable[[str], None] | None = None,
+    on_refused: Callable[[int, StreamError], None] | None = None,
     client: Any = None,
 ) -> GeneratedOperator:
-    """Get a verified sandboxed operator: from the cache, or from the model with bounded retries."""
+    """Get a verified sandboxed operator: from the cache, or from the model with bounded retries.
+
+    ``on_refused(attempt, error)`` hears why each refused attempt was refused (the model hears it too).
+    """
     if reference is None:
         reference = direct_reference(kind, description, params)
     cache = cache if cache is not None else OperatorCache()
@@ -368,6 +360,8 @@ def generate_operator(
         except (GenerationFailed, OperatorRejected) as exc:
             feedback.append(str(exc))
             last = exc
+            if on_refused is not None:
+                on_refused(attempt, exc)
             continue
         try:
             verdict = _verify(op, params, reference)
@@ -375,6 +369,8 @@ def generate_operator(
             op.close()
             feedback.append(str(exc))
             last = exc
+            if on_refused is not None:
+                on_refused(attempt, exc)
             _store(cache, key, kind, description, params, config, source, str(exc), False)
             continue
         _store(cache, key, kind, description, params, config, source, verdict.describe(), True)

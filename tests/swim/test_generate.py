@@ -15,7 +15,7 @@ import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamer.errors import GenerationFailed, ModelNotConfigured, OperatorRejected
+from streamer.errors import DecodeError, GenerationFailed, ModelNotConfigured, OperatorRejected
 from streamer.swim.generate import (
     ModelConfig,
     ModelOperator,
@@ -208,8 +208,9 @@ def test_junk_chunk_in_the_stream_is_a_clear_error() -> None:
     respx.post("http://model.test/v1/chat/completions").mock(
         return_value=httpx.Response(200, content=body, headers={"Content-Type": "text/event-stream"})
     )
-    with pytest.raises(GenerationFailed, match="not JSON"):
+    with pytest.raises(DecodeError, match="invalid JSON") as info:
         ask_model(ModelConfig("m", "http://model.test/v1"), [{"role": "user", "content": "x"}])
+    assert info.value.index == 1  # the second chunk (counted from 0), named by the typed chat stream
 
 
 @respx.mock

@@ -229,3 +229,100 @@ def test_the_real_streamer_command_runs_a_generated_operator_on_the_embedded_liv
     assert "chose: streamer swim accumulate-generate AAAA" in out and "--count 3" in out
     assert "# verdict: verified: 20 sample updates" in out
     assert out.count("AAAA -- summary:") == 3
+
+
+# ------------------------------------------------------------- hostile text never reaches the terminal raw
+
+TAGGER = (
+    "def func(acc, new_value, params):\n"
+    "    return acc, chr(27) + ']52;c;aGk=' + chr(7) + 'tag' + chr(0x202E)\n"
+)
+ESC_IN_COMMENT = "def func(acc, new_value, params):\n    # \x1b[2J\n    return acc, 'tag'\n"
+
+
+def test_results_and_refusals_are_escaped_and_each_refusal_is_shown_without_verbose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    replies = [Reply(json.dumps({"result": ESC_IN_COMMENT})), Reply(json.dumps({"result": TAGGER}))]
+    with ChatServer(replies) as server:
+        code = run(
+            [
+                "accumulate-generate",
+                "AAAA",
+                "tag each price",
+                "--sample",
+                "--count",
+                "3",
+                "--base-url",
+                server.url,
+            ]
+        )
+    captured = capsys.readouterr()
+    assert code == 0
+    for stream in (captured.out, captured.err):
+        assert "\x1b" not in stream
+        assert "\x07" not in stream
+        assert "\u202e" not in stream
+    assert "attempt 1 refused: operator rejected (hidden-character) at line 2" in captured.err
+    assert "summary: \\x1b]52;c;aGk=\\x07tag\\u202e; price: 20.0" in captured.out
+
+
+def test_a_lone_surrogate_result_is_reported_for_its_update_and_the_cli_does_not_crash(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    source = (
+        "def func(acc, new_value, params):\n    return acc, 'x' + chr(0xD800) if new_value == 99 else 'ok'\n"
+    )
+    prices = tmp_path / "prices.txt"
+    prices.write_text("20\n99\n21\n")
+    with ChatServer([Reply(json.dumps({"result": source}))]) as server:
+        argv = ["accumulate-generate", "AAAA", "tag", "--input", str(prices), "--base-url", server.url]
+        env = {"PATH": "/usr/bin:/bin", "STREAMER_CACHE_DIR": str(tmp_path / "cache"), "LC_ALL": "C.UTF-8"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "streamer", "swim", *argv],
+            capture_output=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    err = proc.stderr.decode()
+    assert "Traceback" not in err
+    assert "UnicodeEncodeError" not in err
+    assert proc.returncode == 1
+    assert "update #1 (99.0)" in err
+    assert "surrogate" in err
+    assert b"summary: ok; price: 21.0" in proc.stdout
+
+
+def test_operators_show_escapes_a_tampered_cache_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    from streamer.swim.generate import CacheEntry, OperatorCache
+
+    cache = OperatorCache()
+    evil = "\x1b]52;c;aGk=\x07"
+    cache.put(
+        CacheEntry("abc123", "map", f"desc{evil}", {}, f"m{evil}", f"# {evil}\n", f"ok{evil}", True, 0.0)
+    )
+    assert run(["operators", "show", "abc123"]) == 0
+    listed = run(["operators", "list"])
+    out = capsys.readouterr().out
+    assert listed == 0
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert out.count("\\x1b]52;c;aGk=\\x07") >= 4
+
+
+def test_operators_list_says_once_when_there_is_no_os_wall(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamer.cli.generate as cli_generate
+    from streamer.swim.sandbox import OSWall
+
+    monkeypatch.setattr(cli_generate, "os_wall", lambda: OSWall(False, 0))
+    assert run(["operators", "list"]) == 0
+    assert capsys.readouterr().out.count("no OS-level wall") == 1
+    monkeypatch.setattr(cli_generate, "os_wall", lambda: OSWall(True, 7))
+    assert run(["operators", "list"]) == 0
+    assert "OS-level wall" not in capsys.readouterr().out
