@@ -33,7 +33,9 @@ def run_event(name: str, status: str, extra: str = "") -> str:
 
 def assistants(*events: str) -> str:
     thread = 'event: thread.created\ndata: {"id":"thread_1","object":"thread"}\n\n'
-    return thread + run_event("thread.run.created", "queued") + "".join(events) + "event: done\ndata: [DONE]\n\n"
+    return (
+        thread + run_event("thread.run.created", "queued") + "".join(events) + "event: done\ndata: [DONE]\n\n"
+    )
 
 
 def message_delta(block: str) -> str:
@@ -55,7 +57,9 @@ def responses(*events: str) -> str:
 
 def response_end(name: str, status: str, extra: str) -> str:
     payload = (
-        f'{{"type":"{name}","sequence_number":9,"response":' + RESPONSE.format(status=status, extra=extra) + "}"
+        f'{{"type":"{name}","sequence_number":9,"response":'
+        + RESPONSE.format(status=status, extra=extra)
+        + "}"
     )
     return f"event: {name}\ndata: {payload}\n\n"
 
@@ -78,7 +82,9 @@ FAILED_RUN = assistants(
 CANCELLED_RUN = assistants(run_event("thread.run.cancelled", "cancelled"))
 INCOMPLETE_RUN = assistants(
     message_delta('{"index":0,"type":"text","text":{"value":"Half an ans"}}'),
-    run_event("thread.run.incomplete", "incomplete", ',"incomplete_details":{"reason":"max_completion_tokens"}'),
+    run_event(
+        "thread.run.incomplete", "incomplete", ',"incomplete_details":{"reason":"max_completion_tokens"}'
+    ),
 )
 INCOMPLETE_MESSAGE = assistants(
     message_delta('{"index":0,"type":"text","text":{"value":"Half"}}'),
@@ -179,7 +185,9 @@ def test_an_answer_that_is_not_complete_exits_non_zero_with_one_line_saying_why(
 
 
 @pytest.mark.parametrize("command", ["text", "cat"])
-@pytest.mark.parametrize("recording", [COMPLETED_RUN, RESPONSE_COMPLETED, CHAT_STOP], ids=["run", "response", "chat"])
+@pytest.mark.parametrize(
+    "recording", [COMPLETED_RUN, RESPONSE_COMPLETED, CHAT_STOP], ids=["run", "response", "chat"]
+)
 def test_a_complete_answer_exits_zero_with_nothing_on_stderr(command: str, recording: str) -> None:
     result = run_cli(command, "-", stdin=recording.encode())
     assert result.returncode == 0, result.stderr
@@ -208,7 +216,7 @@ def test_cat_shows_refusal_text_not_an_empty_string() -> None:
 def test_cat_names_image_deltas_and_response_items() -> None:
     result = run_cli("cat", str(RECORDINGS / "synthetic_image_refusal_crlf_01.sse"))
     assert "image file file-img123" in result.stdout
-    assert "refusal \"I can't describe people in images.\"" in result.stdout
+    assert 'refusal "I can\'t describe people in images."' in result.stdout
     items = run_cli("cat", "-", stdin=RESPONSE_FUNCTION_CALL.encode()).stdout.splitlines()
     added = next(line for line in items if "ResponseOutputItemAdded" in line)
     assert added.split()[2:] == ["function_call", "fc_1", "get_weather", "in_progress"]

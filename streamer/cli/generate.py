@@ -26,6 +26,7 @@ from ..swim.generate import (
     generate_operator,
 )
 from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
+from . import options as opt
 
 __all__ = ["ValueSource", "register_generate"]
 
@@ -300,7 +301,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--input", default=None, help="read prices from FILE (one per line; - for stdin)")
     p.add_argument("--regenerate", action="store_true", help="ignore the cache and ask the model again")
-    p.add_argument("--count", type=int, default=None, help="stop after N updates")
+    p.add_argument("--count", type=opt.positive_int, default=None, help="stop after N updates")
 
 
 def register_generate(swim_subparsers: Any, value_source: ValueSource | None = None) -> None:
@@ -340,8 +341,11 @@ def register_generate(swim_subparsers: Any, value_source: ValueSource | None = N
 
 def _gen_options(p: argparse.ArgumentParser) -> None:
     _common(p)
-    p.add_argument("--max-attempts", type=int, default=3, help="model attempts before giving up")
+    p.add_argument("--max-attempts", type=opt.positive_int, default=3, help="model attempts before giving up")
     p.add_argument(
-        "--batch", type=int, default=256, help="updates per sandbox round trip for --sample/--input"
+        "--batch",
+        type=opt.positive_int,
+        default=256,
+        help="updates per sandbox round trip for --sample/--input",
     )
     p.add_argument("--verbose", action="store_true", help="echo the model's answer as it streams")
