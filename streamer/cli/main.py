@@ -29,6 +29,7 @@ from ..openai.detect import open_stream
 from . import options as opt
 from .display import escape, show_bytes
 from .outcome import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, outcome, refusal_delta
+from .replay import register as register_replay
 from .swim import register as register_swim
 
 __all__ = ["build_parser", "main"]
@@ -414,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.set_defaults(handler=_chat)
 
     register_swim(commands)
+    register_replay(commands)
 
     demo = commands.add_parser("demo", help="the offline demo (what `make demo` runs)")
     demo.add_argument(
