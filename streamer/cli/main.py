@@ -27,7 +27,7 @@ from ..openai import responses as rs
 from ..openai.chat import ChatChunk
 from ..openai.detect import open_stream
 from . import options as opt
-from .display import escape, show_bytes
+from .display import escape, plural, show_bytes
 from .outcome import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, outcome, refusal_delta
 from .replay import register as register_replay
 from .swim import register as register_swim
@@ -84,7 +84,7 @@ def _summary(event: object) -> str:
         case ev.ThreadRunStepDelta(data=data):
             return f"{data.id}{_step_delta(data)}"
         case ev.MessageEvent(data=message):
-            return f"{message.id} {message.status} {len(message.text())} characters"
+            return f"{message.id} {message.status} {plural(len(message.text()), 'character')}"
         case ev.ThreadCreated(data=thread):
             return f"{thread.id}"
         case ev.ErrorEvent(data=error):
@@ -104,7 +104,7 @@ def _summary(event: object) -> str:
                 if choice.finish_reason:
                     parts.append(f"finish_reason={choice.finish_reason}")
             if chunk.usage is not None:
-                parts.append(f"usage {chunk.usage.total_tokens} tokens")
+                parts.append(f"usage {plural(chunk.usage.total_tokens or 0, 'token')}")
             return " ".join(parts)
         case rs.ResponseEvent():
             return _response_summary(event)
@@ -165,7 +165,7 @@ def _response_summary(event: Any) -> str:
         return repr(delta)
     text = getattr(event, "text", None)
     if isinstance(text, str):
-        return f"done, {len(text)} characters"
+        return f"done, {plural(len(text), 'character')}"
     if isinstance(event, rs.ResponseErrorEvent):
         return f"{event.code}: {event.message}"
     item_id = getattr(event, "item_id", None)
@@ -321,7 +321,8 @@ def _demo(args: argparse.Namespace) -> int:
             shutil.copyfileobj(reader, _Flushing(sys.stdout.buffer), 64)
         run = stream.final_run()
         status = run.status if run else "?"
-        print(f"\n\n   [{stream.count} events in {time.monotonic() - started:.1f} s; run {status}]")
+        elapsed = time.monotonic() - started
+        print(f"\n\n   [{plural(stream.count, 'event')} in {elapsed:.1f} s; run {status}]")
     print("\n== 2. Live SwimOS stock ticks: exchange-rate map -> 5-tick moving average -> threshold alert\n")
     from .demo import run_pipeline
 
