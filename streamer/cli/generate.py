@@ -27,6 +27,7 @@ from ..swim.generate import (
 )
 from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator
 from . import options as opt
+from .progress import Progress
 
 __all__ = ["ValueSource", "register_generate"]
 
@@ -118,16 +119,23 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
             sys.stderr.write(piece)
             sys.stderr.flush()
 
-    return generate_operator(
-        kind,
-        description,
-        params,
-        _config(args),
-        cache=cache,
-        regenerate=args.regenerate,
-        max_attempts=args.max_attempts,
-        on_text=echo,
-    )
+    # On a terminal, a progress line while the model answers and each candidate runs in the sandbox
+    # (a looping one is killed only at its time limit).
+    with Progress("asking the model for an operator and checking it in the sandbox", enabled=_tty(echo)):
+        return generate_operator(
+            kind,
+            description,
+            params,
+            _config(args),
+            cache=cache,
+            regenerate=args.regenerate,
+            max_attempts=args.max_attempts,
+            on_text=echo,
+        )
+
+
+def _tty(echo: object) -> bool:
+    return echo is None and sys.stderr.isatty()
 
 
 def _stream(
