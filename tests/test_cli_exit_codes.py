@@ -7,6 +7,7 @@ subprocess as a user would.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -282,3 +283,14 @@ def test_an_empty_file_is_reported_as_empty(tmp_path: object) -> None:
     result = run_cli("cat", "-", stdin=b"")
     assert result.returncode == 1
     assert result.stderr == "streamer: error: no server-sent events in the input: it is empty\n"
+
+
+def test_the_readme_table_lists_every_exit_code() -> None:
+    from streamer.cli.outcome import EXIT_CODES
+
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    codes = {int(m) for m in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
+    assert codes == set(EXIT_CODES)
