@@ -268,7 +268,7 @@ def test_random_bytes_are_reported_as_not_sse(command: str) -> None:
     result = run_cli(command, "-", stdin=data)
     assert result.returncode == 1
     line = result.stderr.strip()
-    assert "no server-sent events in the input" in line and "b'" in line
+    assert "no server-sent events in the input; it starts with b" in line  # b'...' or b"..."
     assert "incomplete" not in line and len(result.stderr.splitlines()) == 1
     assert line.isprintable()
 
@@ -294,3 +294,10 @@ def test_the_readme_table_lists_every_exit_code() -> None:
     section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
     codes = {int(m) for m in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
     assert codes == set(EXIT_CODES)
+
+
+def test_a_stream_cut_inside_its_first_event_is_still_reported_as_cut() -> None:
+    result = run_cli("text", "-", stdin=b'event: thread.created\ndata: {"id": "thread_1"')
+    assert result.returncode == 1
+    assert "no server-sent events" not in result.stderr
+    assert "in the middle of an event" in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,8 @@ DEMO_RECORDING = Path(__file__).resolve().parent.parent / "_data" / "demo_run.ss
 class _Input:
     """The bytes of a file as they arrive (``read1``: what is there, not a full buffer), keeping the head."""
 
-    HEAD = 64
+    HEAD = 4096
+    _FIELD = re.compile(rb"(?:\A|[\r\n])(?:\xef\xbb\xbf)?(?:data|event|id|retry)(?::|\r|\n)")
 
     def __init__(self, source: IO[bytes]) -> None:
         self._read = getattr(source, "read1", source.read)
@@ -51,6 +53,10 @@ class _Input:
             if len(self.head) < self.HEAD:
                 self.head += chunk[: self.HEAD - len(self.head)]
             yield chunk
+
+    def has_fields(self) -> bool:
+        """True if the input starts like SSE (a ``data:``/``event:``/``id:``/``retry:`` line)."""
+        return self._FIELD.search(self.head) is not None
 
     def not_sse(self) -> str:
         """The message for an input in which no event was decoded."""
@@ -229,7 +235,7 @@ def _text(args: argparse.Namespace) -> int:
 def _finish_input(stream: Any, data: _Input, refusal: str) -> int:
     """The exit code of a decoded input: its error, "not SSE at all", or how the answer ended."""
     error = stream.err()
-    if error is not None and stream.count == 0 and isinstance(error, UnexpectedEOF):
+    if error is not None and stream.count == 0 and isinstance(error, UnexpectedEOF) and not data.has_fields():
         return _report(data.not_sse())
     return _finish(stream, refusal)
 
