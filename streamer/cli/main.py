@@ -203,10 +203,11 @@ def _cat(args: argparse.Namespace) -> int:
     with _open_input(args.file) as source:
         data = _Input(source)
         stream = open_stream(data)
-        refusal = []
+        refusal: list[str] = []
         while stream.next():
             event: Any = stream.event()
-            refusal.append(refusal_delta(stream))
+            if piece := refusal_delta(stream):
+                refusal.append(piece)
             if args.json:
                 print(_event_json(event), flush=True)
             else:
@@ -220,13 +221,14 @@ def _text(args: argparse.Namespace) -> int:
         data = _Input(source)
         stream = open_stream(data)
         out = sys.stdout
-        refusal = []
+        refusal: list[str] = []
         while stream.next():
             text, ok = _text_delta(stream)
             if ok:
                 out.write(text)
                 out.flush()
-            refusal.append(refusal_delta(stream))
+            if piece := refusal_delta(stream):
+                refusal.append(piece)
         if stream.text() and not stream.text().endswith("\n"):
             out.write("\n")
         return _finish_input(stream, data, "".join(refusal))
@@ -262,7 +264,8 @@ def _run(args: argparse.Namespace) -> int:
                 run, ok = stream.run()
                 if ok and run is not None:
                     print(f"[run {escape(str(run.status))}]", file=sys.stderr)
-                refusal.append(refusal_delta(stream))
+                if piece := refusal_delta(stream):
+                    refusal.append(piece)
             if not args.json:
                 print()
             return _finish(stream, "".join(refusal))
