@@ -123,7 +123,7 @@ def test_run_without_a_key_says_what_to_set(tmp_path: object) -> None:
 
 
 def test_every_subcommand_has_help() -> None:
-    for command in ("cat", "text", "run", "chat", "demo"):
+    for command in ("cat", "text", "run", "chat", "replay", "demo"):
         result = run_cli(command, "--help")
         assert result.returncode == 0 and "usage: streamer" in result.stdout
 

@@ -175,6 +175,12 @@ def test_a_path_it_does_not_serve_is_a_json_404(replay: Replay) -> None:
     assert "the replay serves POST /v1/chat/completions" in response.json()["error"]["message"]
 
 
+def test_a_request_that_is_not_for_a_stream_is_a_json_400(replay: Replay) -> None:
+    response = httpx.post(f"{replay.base_url}/chat/completions", json={"model": "m", "stream": False})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == 'the replay serves streams only: send "stream": true'
+
+
 def test_a_kind_without_a_recording_is_a_json_404() -> None:
     server = start(str(TEXT))
     try:
