@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,10 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
+    # The tools of the running interpreter, and never a reinstall of .venv from inside a test.
+    tools = [f"BIN={Path(sys.executable).parent}", "-o", ".venv/.installed-dev"]
     return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args],
+        ["make", "--no-print-directory", "-C", str(ROOT), *tools, *args],
         capture_output=True,
         text=True,
         timeout=300,
