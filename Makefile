@@ -3,15 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+SHELL := /bin/bash
+FUZZ_LOG := $(VENV)/fuzz-smoke.log
+PIP_LOG := $(VENV)/pip-install.log
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SMOKE ?= $(BIN)/python fuzz/fuzz_sse.py --smoke --seconds $(FUZZ_SMOKE_SECONDS)
 
-.PHONY: test lint demo fuzz bench bench-icount clean
+.PHONY: test lint fuzz-smoke demo fuzz bench bench-icount clean
 
 $(BIN)/python:
+	@echo "make: creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# One line per package pip fetches or builds, so a first run (a minute or two) shows progress;
+# pip's whole output is kept in $(PIP_LOG) and shown if it fails.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "make: installing streamer and its dev tools into $(VENV) (the first time takes a minute or two)"
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off -e '.[dev]' 2>&1 \
+		| tee $(PIP_LOG) \
+		| { grep --line-buffered -E '^(Collecting|Building wheel|Installing collected|Successfully installed)' \
+			| cut -c1-110 || true; } \
+		|| { echo "make: pip install failed; its output:"; cat $(PIP_LOG); exit 1; }
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -20,8 +33,17 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict streamer
 	$(BIN)/lint-imports
 
-test: lint
-	$(BIN)/python fuzz/fuzz_sse.py --smoke --seconds 10
+# The smoke fuzz prints one line; libFuzzer's own output goes to $(FUZZ_LOG), shown in full on a finding.
+fuzz-smoke: $(STAMP)
+	@if $(FUZZ_SMOKE) >$(FUZZ_LOG) 2>&1; then \
+		echo "fuzz_sse --smoke: $(FUZZ_SMOKE_SECONDS) s, no finding (fuzzer output in $(FUZZ_LOG))"; \
+	else \
+		status=$$?; cat $(FUZZ_LOG); \
+		echo "fuzz_sse --smoke: FAILED with exit status $$status; the input is saved in fuzz/findings/"; \
+		exit $$status; \
+	fi
+
+test: lint fuzz-smoke
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)

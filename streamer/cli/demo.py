@@ -7,6 +7,7 @@ import time
 from ..swim.downlink import DownlinkScanner
 from ..swim.operators import below_fn, fx, sma
 from ..testing.simulator import StockSimulator
+from .display import plural
 
 __all__ = ["run_pipeline"]
 
@@ -40,6 +41,7 @@ def run_pipeline(
             return 1
         skipped = ticks.conflated
         print(
-            f"   [{count} ticks, {alerts} alerts; {skipped} ticks skipped for a slow consumer (conflation)]"
+            f"   [{plural(count, 'tick')}, {plural(alerts, 'alert')}; {plural(skipped, 'tick')} skipped "
+            "for a slow consumer (conflation)]"
         )
     return 0

@@ -27,6 +27,8 @@ from ..swim.generate import (
     generate_operator,
 )
 from ..swim.sandbox import SAMPLE_PRICES, AccumulateOperator, FilterOperator, MapOperator, os_wall
+from . import options as opt
+from .progress import Progress
 
 __all__ = ["ValueSource", "register_generate"]
 
@@ -131,17 +133,23 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
     def refused(attempt: int, error: StreamError) -> None:
         print(f"attempt {attempt} refused: {_line(error)}", file=sys.stderr, flush=True)
 
-    return generate_operator(
-        kind,
-        description,
-        params,
-        _config(args),
-        cache=cache,
-        regenerate=args.regenerate,
-        max_attempts=args.max_attempts,
-        on_text=echo,
-        on_refused=refused,
-    )
+    # On a terminal, a progress line while the model answers and each candidate runs in the sandbox
+    # (a looping one is killed only at its time limit).
+    with Progress("asking the model for an operator and checking it in the sandbox", enabled=_tty(echo)):
+        return generate_operator(
+            kind,
+            description,
+            params,
+            _config(args),
+            cache=cache,
+            regenerate=args.regenerate,
+            max_attempts=args.max_attempts,
+            on_text=echo,
+        )
+
+
+def _tty(echo: object) -> bool:
+    return echo is None and sys.stderr.isatty()
 
 
 def _stream(
@@ -321,7 +329,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--input", default=None, help="read prices from FILE (one per line; - for stdin)")
     p.add_argument("--regenerate", action="store_true", help="ignore the cache and ask the model again")
-    p.add_argument("--count", type=int, default=None, help="stop after N updates")
+    p.add_argument("--count", type=opt.positive_int, default=None, help="stop after N updates")
 
 
 def register_generate(swim_subparsers: Any, value_source: ValueSource | None = None) -> None:
@@ -361,8 +369,11 @@ def register_generate(swim_subparsers: Any, value_source: ValueSource | None = N
 
 def _gen_options(p: argparse.ArgumentParser) -> None:
     _common(p)
-    p.add_argument("--max-attempts", type=int, default=3, help="model attempts before giving up")
+    p.add_argument("--max-attempts", type=opt.positive_int, default=3, help="model attempts before giving up")
     p.add_argument(
-        "--batch", type=int, default=256, help="updates per sandbox round trip for --sample/--input"
+        "--batch",
+        type=opt.positive_int,
+        default=256,
+        help="updates per sandbox round trip for --sample/--input",
     )
     p.add_argument("--verbose", action="store_true", help="echo the model's answer as it streams")

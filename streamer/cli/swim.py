@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import re
 import sys
@@ -13,8 +14,10 @@ from typing import Any
 
 from ..errors import StreamError
 from ..swim.downlink import TRANSPORTS, DownlinkScanner, Update
-from ..swim.operators import OperatorConfigError, bind, lookup, resolve
+from ..swim.operators import OperatorConfigError, bind, match, resolve
 from ..testing.simulator import CADENCES, StockSimulator
+from . import options as opt
+from .display import escape, number
 
 __all__ = ["prices", "register"]
 
@@ -80,16 +83,20 @@ def _price(update: Update) -> float | None:
     return None
 
 
-def _config(text: str) -> dict[str, Any]:
+#: The shape each JSON argument takes, shown when one is wrong.
+OPERATION_CONFIG_SHAPE = '{"description": "apply exchange rate", "parameters": {"exchange_rate": 1.2}}'
+PARAMETERS_SHAPE = '{"window": 5}'
+
+
+def _config(text: str, what: str = "OPERATION_CONFIG", shape: str = OPERATION_CONFIG_SHAPE) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError:
         raise SystemExit(
-            f'streamer: error: OPERATION_CONFIG is not valid JSON: {text[:80]!r} (try \'{{"description": '
-            f'"apply exchange rate", "parameters": {{"exchange_rate": 1.2}}}}\')'
+            f"streamer: error: {what} is not valid JSON: {escape(text, 80)!r} (try '{shape}')"
         ) from None
     if not isinstance(value, dict):
-        raise SystemExit("streamer: error: OPERATION_CONFIG must be a JSON object")
+        raise SystemExit(f"streamer: error: {what} must be a JSON object, like '{shape}'")
     return value
 
 
@@ -102,26 +109,32 @@ def _operator(
         raise SystemExit("streamer: error: 'parameters' must be a JSON object")
     name = name or config.get("operator")
     description = str(config.get("description", ""))
-    try:
-        if name:
-            spec = resolve(str(name), kind, params)
-            return spec.name, bind(spec, params), params
-        found = lookup(kind, description, params)
-    except OperatorConfigError as exc:
-        raise SystemExit(f"streamer: error: {exc}") from None
-    if found is None:
+    # The name the description points to, before its parameters are checked: a missing parameter
+    # is then reported as such, not as "no operator matches".
+    name = name or match(kind, description, params)
+    if not name:
         raise SystemExit(
-            f"streamer: error: no built-in {kind} operator matches {description!r}: name one with "
-            f'"operator" (see `streamer swim operators-builtin`), or let a model handle it with '
+            f"streamer: error: no built-in {kind} operator matches {escape(description, 80)!r}: name one "
+            f'with "operator" (see `streamer swim operators-builtin`), or let a model handle it with '
             f"`streamer swim {kind}-generate` or `streamer swim model-direct {kind}`"
         )
-    return getattr(found, "__name__", kind).removesuffix("_fn"), _bound(found, params), params
+    try:
+        spec = resolve(str(name), kind, params)
+        fn = bind(spec, params)
+        _try(kind, spec.name, fn)
+    except OperatorConfigError as exc:
+        raise SystemExit(f"streamer: error: {exc}") from None
+    label = str(name).strip().lower() if kind == "accumulate" else spec.name
+    return label, fn, params
 
 
-def _bound(fn: Callable[..., Any], params: dict[str, Any]) -> Callable[..., Any]:
-    import functools
-
-    return functools.partial(fn, params=dict(params))
+def _try(kind: str, name: str, fn: Callable[..., Any]) -> None:
+    """Apply the operator to a sample value, so that a bad parameter fails before streaming starts."""
+    sample: Any = {"price": 1.0, "volume": 1.0} if name == "vwap" else 1.0
+    if kind == "accumulate":
+        fn({}, sample)
+    else:
+        fn(sample)
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
@@ -147,7 +160,7 @@ def _read_adhoc(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"symbol": args.symbol, "value": update.value}))
             else:
-                print(f"Ad-hoc read result for {args.symbol} is: {_price(update)}")
+                print(f"Ad-hoc read result for {args.symbol} is: {number(_price(update))}")
     return 0
 
 
@@ -156,7 +169,7 @@ def _read_streaming(args: argparse.Namespace) -> int:
         _announce(args, host)
         for update in _updates(args, host):
             record = {"symbol": args.symbol, "seq": update.seq, "value": update.value}
-            _emit(args, record, f"Streaming read result is: {_price(update)}")
+            _emit(args, record, f"Streaming read result is: {number(_price(update))}")
     if args.live:
         print()
     return 0
@@ -170,7 +183,7 @@ def _map_direct(args: argparse.Namespace) -> int:
             price = _price(update)
             result = fn(price)
             record = {"symbol": args.symbol, "price": price, "operator": name, "result": result}
-            _emit(args, record, f"Mapped {price} to {result}.")
+            _emit(args, record, f"Mapped {number(price)} to {number(result)}.")
     return 0
 
 
@@ -184,12 +197,13 @@ def _filter_direct(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({"symbol": args.symbol, "price": price, "operator": name, "passed": passed}))
             elif passed:
-                print(f"Price {price} meets the filter criteria.", flush=True)
+                print(f"Price {number(price)} meets the filter criteria.", flush=True)
     return 0
 
 
 def _accumulate_direct(args: argparse.Namespace) -> int:
-    name, fn, _ = _operator("accumulate", args.operator, {"parameters": _config(args.operation_config)})
+    parameters = _config(args.operation_config, "--operation-config", PARAMETERS_SHAPE)
+    name, fn, _ = _operator("accumulate", args.operator, {"parameters": parameters})
     acc: dict[str, Any] = {}
     with _feed(args) as host:
         _announce(args, host)
@@ -197,8 +211,20 @@ def _accumulate_direct(args: argparse.Namespace) -> int:
             value = update.value if name == "vwap" else _price(update)
             acc, result = fn(acc, value)
             record = {"symbol": args.symbol, "value": value, "operator": name, "result": result, "acc": acc}
-            _emit(args, record, f"Result for {args.symbol}: {name}: {result}; acc: {acc}.")
+            _emit(args, record, f"Result for {args.symbol}: {name}: {number(result)}; acc: {_shown(acc)}.")
     return 0
+
+
+def _shown(acc: dict[str, Any]) -> str:
+    """An accumulator's state for people: its numbers rounded, lists shortened."""
+    parts = []
+    for key, value in acc.items():
+        if isinstance(value, list):
+            shown = "[" + ", ".join(number(v) for v in value) + "]"
+        else:
+            shown = number(value)
+        parts.append(f"{key}={shown}")
+    return ", ".join(parts) or "{}"
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -212,11 +238,20 @@ def _simulate(args: argparse.Namespace) -> int:
         strict=args.strict,
         java_doubles=args.java_doubles,
     )
-    print(
-        f"Serving the simulated stock feed on ws://{args.bind}:{args.port or '(a free port)'}; Ctrl+C stops"
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        simulator.serve_forever()
+    try:
+        simulator.start()  # returns once the port is bound, or raises why it could not be
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the address is already in use (choose another --port, or --port 0 for a free one)"
+        raise SystemExit(f"streamer: error: cannot serve on {args.bind}:{args.port}: {reason}") from None
+    try:
+        print(f"Serving the simulated stock feed on {simulator.url}; Ctrl+C stops", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        simulator.stop()
     return 0
 
 
@@ -239,14 +274,18 @@ def _feed_options(p: argparse.ArgumentParser, *, streaming: bool = True) -> None
     p.add_argument(
         "--transport", choices=TRANSPORTS, default="warp", help="warp (default) or the swimos client"
     )
-    p.add_argument("--sync-timeout", type=float, default=10.0, help="seconds to wait for the link to sync")
-    p.add_argument("--feed-rate", type=float, default=5.0, help="updates/s of the embedded feed (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the embedded feed")
+    p.add_argument(
+        "--sync-timeout", type=opt.positive_float, default=10.0, help="seconds to wait for the link to sync"
+    )
+    p.add_argument(
+        "--feed-rate", type=opt.positive_float, default=5.0, help="updates/s of the embedded feed (default 5)"
+    )
+    p.add_argument("--seed", type=opt.non_negative_int, default=0, help="seed of the embedded feed")
     p.add_argument("--java-doubles", action="store_true", help="embedded feed writes numbers as Java does")
     if streaming:
         limits = p.add_mutually_exclusive_group()
-        limits.add_argument("--count", type=int, default=None, help="stop after N updates")
-        limits.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+        limits.add_argument("--count", type=opt.positive_int, default=None, help="stop after N updates")
+        limits.add_argument("--duration", type=opt.positive_float, default=None, help="stop after S seconds")
         p.add_argument("--json", action="store_true", help="one JSON object per line")
         p.add_argument("--no-live", dest="live_allowed", action="store_false", help="no live terminal view")
 
@@ -280,14 +319,18 @@ def register(commands: Any) -> None:
     sub = swim.add_subparsers(dest="swim_command", required=True, metavar="SWIM_COMMAND")
 
     p = sub.add_parser("simulate", help="serve the simulated stock feed over WARP")
-    p.add_argument("--port", type=int, default=9001, help="port (0: a free one)")
+    p.add_argument("--port", type=opt.port, default=9001, help="port (0: a free one)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=opt.non_negative_int, default=0, help="seed of the random walk")
     p.add_argument(
         "--cadence", choices=CADENCES, default="fixed", help="fixed rate, the public feed's, or drain"
     )
-    p.add_argument("--feed-rate", type=float, default=5.0, help="updates/s per symbol for --cadence fixed")
-    p.add_argument("--symbols", type=int, default=100, help="pre-created symbols AAAA, AAAB, ...")
+    p.add_argument(
+        "--feed-rate", type=opt.positive_float, default=5.0, help="updates/s per symbol for --cadence fixed"
+    )
+    p.add_argument(
+        "--symbols", type=opt.positive_int, default=100, help="pre-created symbols AAAA, AAAB, ..."
+    )
     p.add_argument("--strict", action="store_true", help="@nodeNotFound for symbols not pre-created")
     p.add_argument("--java-doubles", action="store_true", help="write numbers as Java SwimOS servers do")
     p.set_defaults(handler=_simulate)

@@ -29,6 +29,7 @@ __all__ = [
     "ema",
     "fx",
     "lookup",
+    "match",
     "resolve",
     "sma",
 ]
@@ -297,21 +298,29 @@ _KEYWORDS: list[tuple[str, str, str]] = [
 ]
 
 
-def lookup(kind: str, description: str, params: Mapping[str, Any]) -> Callable[..., Any] | None:
-    """The direct operator a description names, with the operator contract of ``kind``, or None.
-
-    ``sma`` is chosen for an average with a window. Used to name built-ins from plain words and to
-    verify generated operators against a direct one of the same meaning.
-    """
+def match(kind: str, description: str, params: Mapping[str, Any]) -> str | None:
+    """The name of the direct operator of ``kind`` a description points to, parameters unchecked."""
     text = description.lower()
     for candidate_kind, pattern, name in _KEYWORDS:
         if candidate_kind != kind or not re.search(pattern, text):
             continue
         if name == "avg" and any(k in params for k in ("window", "window_size")):
             name = "sma"
-        try:
-            spec = resolve(name, kind, params)
-        except OperatorConfigError:
-            return None
-        return spec.fn
+        return name
     return None
+
+
+def lookup(kind: str, description: str, params: Mapping[str, Any]) -> Callable[..., Any] | None:
+    """The direct operator a description names, with the operator contract of ``kind``, or None.
+
+    ``sma`` is chosen for an average with a window. Used to name built-ins from plain words and to
+    verify generated operators against a direct one of the same meaning.
+    """
+    name = match(kind, description, params)
+    if name is None:
+        return None
+    try:
+        spec = resolve(name, kind, params)
+    except OperatorConfigError:
+        return None
+    return spec.fn

@@ -1,7 +1,13 @@
 """A local OpenAI-compatible chat-completions server on 127.0.0.1 that streams canned answers.
 
-Each POST to ``/v1/chat/completions`` takes the next scripted ``Reply`` (the last one repeats) and
-streams it as ``chat.completion.chunk`` SSE events ending in ``data: [DONE]``. Requests are recorded.
+For tests and examples of code that asks a model (the ``*-generate`` commands, your own): each
+request takes the next scripted :class:`Reply` (the last one repeats) and gets it streamed as
+``chat.completion.chunk`` SSE events ending in ``data: [DONE]``. It is a :class:`ReplayServer`
+whose replies are written from text instead of read from a recording; requests are recorded::
+
+    with ChatServer([Reply("12.5")]) as server:
+        ModelConfig("any-model", server.url) ...
+        server.requests[0]["messages"]
 """
 
 from __future__ import annotations
@@ -9,10 +15,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from attrs import define, field
+
+from .replay import Recorded, ReplayServer, error_reply
+from .replay import Reply as HTTPReply
+
+__all__ = ["ChatServer", "Reply", "chat_sse"]
 
 
 @define(frozen=True, slots=True)
@@ -23,8 +33,11 @@ class Reply:
     tool_name: str | None = None
     tool_arguments: str = ""
     status: int = 200
+    #: False: no finish chunk and no ``[DONE]``, as if the model's stream was cut.
     done: bool = True
+    #: Characters of content (or of tool arguments) per chunk.
     chunk_size: int = 7
+    #: Seconds between HTTP writes.
     delay: float = 0.0
 
 
@@ -33,70 +46,43 @@ class ChatServer:
     """Serve scripted replies; ``url`` is the base URL to give a client (``.../v1``)."""
 
     replies: list[Reply]
+    #: The JSON bodies of the requests, in order.
     requests: list[dict[str, Any]] = field(factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: ReplayServer | None = None
     _served: int = 0
+    _lock: threading.Lock = field(factory=threading.Lock)
 
     @property
     def url(self) -> str:
         """Base URL of the running server."""
-        assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        assert self._server is not None, "start the server first"
+        return self._server.base_url
 
     def next_reply(self, body: dict[str, Any]) -> Reply:
         """Record the request and pick the reply for it."""
-        self.requests.append(body)
-        reply = self.replies[min(self._served, len(self.replies) - 1)]
-        self._served += 1
-        return reply
+        with self._lock:
+            self.requests.append(body)
+            reply = self.replies[min(self._served, len(self.replies) - 1)]
+            self._served += 1
+            return reply
+
+    def _respond(self, request: Recorded) -> HTTPReply:
+        body = request.body if isinstance(request.body, dict) else {}
+        reply = self.next_reply(body)
+        if reply.status != 200:
+            return error_reply(reply.status, reply.content or "canned error", "x")
+        sse = b"".join(chat_sse(reply, str(body.get("model", "canned"))))
+        return HTTPReply(body=sse, chunk_size=256, delay=reply.delay)
 
     def start(self) -> ChatServer:
         """Listen on an ephemeral port of 127.0.0.1 in a daemon thread."""
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(size) or b"{}")
-                reply = owner.next_reply(body)
-                if reply.status != 200:
-                    payload = json.dumps({"error": {"message": reply.content or "canned error", "type": "x"}})
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload.encode())
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                for chunk in _chunks(reply, str(body.get("model", "canned"))):
-                    self.wfile.write(chunk)
-                    self.wfile.flush()
-                    if reply.delay:
-                        threading.Event().wait(reply.delay)
-                self.close_connection = True
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = ReplayServer(responder=self._respond).start()
         return self
 
     def stop(self) -> None:
         """Stop listening."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> ChatServer:
@@ -110,7 +96,8 @@ def _event(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
-def _chunks(reply: Reply, model: str) -> Iterator[bytes]:
+def chat_sse(reply: Reply, model: str = "canned") -> Iterator[bytes]:
+    """The SSE events of a chat completion stream that says ``reply``, one ``bytes`` per event."""
     base = {"id": "chatcmpl-canned", "object": "chat.completion.chunk", "created": 0, "model": model}
     yield _event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
     if reply.tool_name is not None:

@@ -1,29 +1,50 @@
 """A local OpenAI-compatible endpoint that replays recorded streams over real HTTP on loopback.
 
-For the offline demo, the examples and the tests: it answers any ``POST`` (``/v1/threads/runs``,
-``/v1/threads/{id}/runs/{id}/submit_tool_outputs``, ``/v1/chat/completions``, ...) with the next
-scripted :class:`Reply`: a status, headers, and a body sent with chunked transfer encoding in
-pieces, with optional faults (a cut, a connection reset, a stall, a slow drip). It binds to
-127.0.0.1 only and uses nothing but the standard library.
+For the offline demo, the examples, ``streamer replay`` and tests (yours too). Two ways to script it:
+
+- a list of :class:`Reply` objects: any request (``POST /v1/threads/runs``, ``/v1/chat/completions``,
+  ...) gets the next one; a status, headers, and a body sent with chunked transfer encoding in
+  pieces, with optional faults (a cut, a connection reset, a stall, a slow drip);
+- a *responder*, a function from the :class:`Recorded` request to its :class:`Reply`, such as
+  :class:`Recordings`, which serves recorded ``.sse`` files by the request path and the kind of each
+  file: chat at ``/v1/chat/completions``, responses at ``/v1/responses``, assistants at
+  ``/v1/threads/runs`` and ``/v1/threads/{id}/runs``. It also serves ``GET /v1/responses/{id}``
+  with ``stream=true&starting_after=N`` and honours ``Last-Event-ID``, to resume a stream.
+
+It binds to 127.0.0.1 by default and uses nothing but the standard library and attrs.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from attrs import define, field
 
-__all__ = ["Recorded", "ReplayServer", "Reply", "sse_reply"]
+from .. import sse
+
+__all__ = [
+    "KINDS",
+    "Recorded",
+    "Recording",
+    "Recordings",
+    "ReplayServer",
+    "Reply",
+    "error_reply",
+    "kind_of_path",
+    "sse_reply",
+]
 
 
 @define(frozen=True, slots=True)
@@ -49,6 +70,12 @@ class Reply:
 def sse_reply(path: str | Path, **options: Any) -> Reply:
     """A 200 ``text/event-stream`` reply with a recorded body."""
     return Reply(body=Path(path).read_bytes(), **options)
+
+
+def error_reply(status: int, message: str, kind: str = "invalid_request_error", **headers: str) -> Reply:
+    """A JSON error in the OpenAI API's shape: ``{"error": {"message", "type", "code"}}``."""
+    body = json.dumps({"error": {"message": message, "type": kind, "code": None, "param": None}})
+    return Reply(status, body.encode(), {"content-type": "application/json", **headers})
 
 
 @define(frozen=True, slots=True)
@@ -139,21 +166,36 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+#: A function that picks the reply to a request.
+Responder = Callable[[Recorded], Reply]
+
+
 class ReplayServer:
     """Serve scripted replies on ``127.0.0.1`` in a background thread.
 
     ``with ReplayServer([sse_reply(path)]) as server: Client(base_url=server.base_url, ...)``.
     Replies are served in order; the last one repeats when the script runs out unless
-    ``repeat_last=False``, in which case further requests get a 500. ``requests`` records what
-    arrived.
+    ``repeat_last=False``, in which case further requests get a 500. With ``responder``, each
+    request gets ``responder(request)`` instead (``ReplayServer(responder=Recordings([...]))``).
+    ``requests`` records what arrived. The socket is bound when the object is made (``port=0``:
+    a free one); an address in use raises ``OSError`` then.
     """
 
-    def __init__(self, replies: Sequence[Reply] | Iterable[Reply] = (), *, repeat_last: bool = True) -> None:
+    def __init__(
+        self,
+        replies: Sequence[Reply] | Iterable[Reply] = (),
+        *,
+        repeat_last: bool = True,
+        responder: Responder | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self._replies = list(replies)
         self._repeat_last = repeat_last
+        self._responder = responder
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, port), _Handler)
         self._server.replay = self
         self._thread: threading.Thread | None = None
 
@@ -163,9 +205,14 @@ class ReplayServer:
         return int(self._server.server_address[1])
 
     @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return str(self._server.server_address[0])
+
+    @property
     def base_url(self) -> str:
         """The base URL to give a client: ``http://127.0.0.1:PORT/v1``."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     def add(self, *replies: Reply) -> None:
         """Append replies to the script."""
@@ -176,12 +223,21 @@ class ReplayServer:
         """Record a request and return the reply it gets."""
         with self._lock:
             self.requests.append(request)
+            if self._responder is not None:
+                return self._responder(request)
             if len(self._replies) > 1 or (self._replies and not self._repeat_last):
                 return self._replies.pop(0)
             if self._replies:
                 return self._replies[0]
         message = {"error": {"message": "the replay script has no reply left", "type": "server_error"}}
         return Reply(500, json.dumps(message).encode(), {"content-type": "application/json"})
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (``streamer replay``)."""
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
 
     def start(self) -> ReplayServer:
         """Start serving in a daemon thread."""
@@ -206,3 +262,210 @@ class ReplayServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+# --- recorded streams, routed by request path ------------------------------------------------
+
+#: The stream kinds a recording can be, and the request paths (after an optional ``/v1``) that get them.
+KINDS: dict[str, str] = {
+    "chat": "POST /v1/chat/completions",
+    "responses": "POST /v1/responses (and GET /v1/responses/{id}?stream=true to resume)",
+    "assistants": "POST /v1/threads/runs, /v1/threads/{id}/runs, .../runs/{id}/submit_tool_outputs",
+}
+_ASSISTANTS_PATH = re.compile(r"/threads(/[^/]+)?/runs(/[^/]+/submit_tool_outputs)?")
+_RESPONSE_PATH = re.compile(r"/responses/(?P<id>[^/]+)")
+_LINES = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def kind_of_path(method: str, path: str) -> str | None:
+    """The stream kind a request path asks for (``"chat"``, ``"responses"``, ``"assistants"``), or None."""
+    route = urlsplit(path).path.rstrip("/")
+    route = route.removeprefix("/v1")
+    if method == "POST" and route == "/chat/completions":
+        return "chat"
+    if method == "POST" and route == "/responses":
+        return "responses"
+    if method == "GET" and _RESPONSE_PATH.fullmatch(route):
+        return "responses"
+    if method == "POST" and _ASSISTANTS_PATH.fullmatch(route):
+        return "assistants"
+    return None
+
+
+@define(frozen=True, slots=True)
+class Recording:
+    """A recorded SSE stream: its bytes, its events, where each event ends, and its kind."""
+
+    path: Path
+    body: bytes
+    events: list[sse.Event]
+    #: The byte offset just after each event's blank line.
+    ends: list[int]
+    kind: str
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recording:
+        """Read and decode a recording; ``ValueError`` says why a file is not one."""
+        from ..openai.detect import kind_of
+
+        path = Path(path)
+        body = path.read_bytes()
+        decoder = sse.Decoder()
+        events: list[sse.Event] = []
+        ends: list[int] = []
+        offset = 0
+        for match in _LINES.finditer(body):
+            offset = match.end()
+            for event in decoder.feed(match.group()):
+                events.append(event)
+                ends.append(offset)
+        for event in decoder.close():
+            events.append(event)
+            ends.append(len(body))
+        if not events:
+            raise ValueError(f"{path} holds no server-sent events")
+        return cls(path, body, events, ends, kind_of(events[0]))
+
+    @property
+    def response_id(self) -> str | None:
+        """The response id of a Responses recording (from its first event)."""
+        payload = _json(self.events[0].data)
+        response = payload.get("response") if isinstance(payload, dict) else None
+        return str(response["id"]) if isinstance(response, dict) and "id" in response else None
+
+    def offset_after(self, count: int) -> int:
+        """The byte offset just after the first ``count`` events (the whole body if there are fewer)."""
+        if count <= 0:
+            return 0
+        return self.ends[min(count, len(self.ends)) - 1]
+
+    def after(self, *, last_event_id: str | None = None, starting_after: int | None = None) -> bytes | None:
+        """The events after ``Last-Event-ID`` or after ``sequence_number`` N, encoded; None if not found."""
+        start = 0
+        if last_event_id is not None:
+            ids = [event.id for event in self.events]
+            if last_event_id not in ids:
+                return None
+            start = len(ids) - ids[::-1].index(last_event_id)
+        if starting_after is not None:
+            numbers = [_sequence(event) for event in self.events]
+            start = next(
+                (i for i, n in enumerate(numbers) if n is not None and n > starting_after), len(numbers)
+            )
+        return b"".join(sse.encode(event) for event in self.events[start:])
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _sequence(event: sse.Event) -> int | None:
+    payload = _json(event.data)
+    number = payload.get("sequence_number") if isinstance(payload, dict) else None
+    return number if isinstance(number, int) else None
+
+
+@define(slots=True)
+class Recordings:
+    """A responder serving recorded streams by the request path and each file's kind, with faults.
+
+    Recordings of one kind are served in turn; the last one repeats. ``cut_after`` ends the
+    connection after that many events, ``stall_after`` pauses ``stall_for`` seconds after that many
+    events, ``status`` answers the first ``status_times`` requests (every one if 0) with that
+    error status instead. ``log`` is called with one line per request.
+    """
+
+    recordings: list[Recording]
+    cut_after: int | None = None
+    stall_after: int | None = None
+    stall_for: float = 60.0
+    status: int | None = None
+    status_times: int = 0
+    chunk_size: int = 4096
+    delay: float = 0.0
+    log: Callable[[str], None] | None = None
+    _served: dict[str, int] = field(factory=dict)
+    _failed: int = 0
+
+    @classmethod
+    def load(cls, paths: Iterable[str | Path], **options: Any) -> Recordings:
+        """Load every file (``ValueError`` for one that is not a recording)."""
+        return cls([Recording.load(path) for path in paths], **options)
+
+    def kinds(self) -> dict[str, list[Recording]]:
+        """The recordings by kind, in the order given."""
+        found: dict[str, list[Recording]] = {}
+        for recording in self.recordings:
+            found.setdefault(recording.kind, []).append(recording)
+        return found
+
+    def __call__(self, request: Recorded) -> Reply:
+        """The reply to one request."""
+        reply, what = self._reply(request)
+        if self.log is not None:
+            self.log(f"{request.method} {request.path} -> {reply.status} {what}")
+        return reply
+
+    def _reply(self, request: Recorded) -> tuple[Reply, str]:
+        kind = kind_of_path(request.method, request.path)
+        if kind is None:
+            served = "; ".join(KINDS.values())
+            return error_reply(404, f"the replay serves {served}; not {request.method} {request.path}"), ""
+        choices = self.kinds().get(kind)
+        if not choices:
+            loaded = ", ".join(sorted(self.kinds())) or "none"
+            message = f"no {kind} recording was given to the replay (it has: {loaded})"
+            return error_reply(404, message, "not_found"), ""
+        if self.status is not None and (self.status_times == 0 or self._failed < self.status_times):
+            self._failed += 1
+            headers = {"retry-after": "1"} if self.status in (429, 503) else {}
+            return error_reply(self.status, f"scripted status {self.status}", "replay_fault", **headers), ""
+        if isinstance(request.body, dict) and request.body.get("stream") is False:
+            return error_reply(400, 'the replay serves streams only: send "stream": true'), ""
+        if request.method == "GET":
+            return self._resume(request, choices)
+        turn = self._served.get(kind, 0)
+        self._served[kind] = turn + 1
+        recording = choices[min(turn, len(choices) - 1)]
+        return self._stream(recording.body, recording), f"{kind} {recording.path.name}"
+
+    def _resume(self, request: Recorded, choices: list[Recording]) -> tuple[Reply, str]:
+        url = urlsplit(request.path)
+        match = _RESPONSE_PATH.fullmatch(url.path.rstrip("/").removeprefix("/v1"))
+        wanted = match.group("id") if match else None
+        query = parse_qs(url.query)
+        if query.get("stream", ["false"])[0].lower() != "true":
+            return error_reply(400, "the replay serves streams only: add ?stream=true"), ""
+        recording = next((r for r in choices if r.response_id == wanted), None)
+        if recording is None:
+            return error_reply(404, f"no recorded response with id {wanted!r}", "not_found"), ""
+        after = query.get("starting_after", [None])[0]
+        try:
+            starting_after = None if after is None else int(after)
+        except ValueError:
+            return error_reply(400, f"starting_after must be a whole number, got {after!r}"), ""
+        body = recording.after(
+            last_event_id=request.headers.get("last-event-id"), starting_after=starting_after
+        )
+        if body is None:
+            return error_reply(400, "Last-Event-ID names no event of the recording"), ""
+        return self._stream(body, None), f"responses {recording.path.name} (resumed)"
+
+    def _stream(self, body: bytes, recording: Recording | None) -> Reply:
+        cut = stall = None
+        if recording is not None and self.cut_after is not None:
+            cut = recording.offset_after(self.cut_after)
+        if recording is not None and self.stall_after is not None:
+            stall = recording.offset_after(self.stall_after)
+        return Reply(
+            body=body,
+            headers={"content-type": "text/event-stream", "cache-control": "no-cache"},
+            chunk_size=self.chunk_size,
+            delay=self.delay,
+            cut_at=cut,
+            stall_at=stall,
+            stall_for=self.stall_for if stall is not None else 0.0,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -195,3 +196,134 @@ def test_ctrl_c_stops_streaming_cleanly() -> None:
     _, stderr = process.communicate(timeout=15)
     assert process.returncode == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
+
+
+# --- numeric options are checked by the parser ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("swim", "read-streaming", "AAAA", "--count", "-3"), "--count"),
+        (("swim", "read-streaming", "AAAA", "--count", "0"), "--count"),
+        (("swim", "read-streaming", "AAAA", "--count", "many"), "--count"),
+        (("swim", "read-streaming", "AAAA", "--duration", "-1"), "--duration"),
+        (("swim", "read-streaming", "AAAA", "--duration", "nan"), "--duration"),
+        (("swim", "read-streaming", "AAAA", "--sync-timeout", "-1"), "--sync-timeout"),
+        (("swim", "read-adhoc", "AAAA", "--sync-timeout", "0"), "--sync-timeout"),
+        (("swim", "read-streaming", "AAAA", "--feed-rate", "0"), "--feed-rate"),
+        (("swim", "read-streaming", "AAAA", "--seed", "-1"), "--seed"),
+        (("swim", "simulate", "--port", "70000"), "--port"),
+        (("swim", "simulate", "--port", "-1"), "--port"),
+        (("swim", "simulate", "--symbols", "0"), "--symbols"),
+        (("swim", "simulate", "--feed-rate", "-5"), "--feed-rate"),
+        (("demo", "--delay", "-1"), "--delay"),
+        (("demo", "--seconds", "0"), "--seconds"),
+        (("swim", "map-generate", "AAAA", "{}", "--count", "0"), "--count"),
+        (("swim", "accumulate-generate", "AAAA", "average", "--max-attempts", "0"), "--max-attempts"),
+        (("swim", "map-generate", "AAAA", "{}", "--batch", "-2"), "--batch"),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, tuple) else value,
+)
+def test_a_nonsense_number_is_one_line_naming_the_option(args: tuple[str, ...], option: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "streamer", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"argument {option}: " in lines[0] and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+# --- swim simulate ---------------------------------------------------------------------------
+
+
+def test_simulate_on_port_0_prints_the_port_it_bound() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamer", "swim", "simulate", "--port", "0", "--feed-rate", "100"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"ws://127\.0\.0\.1:(\d+);", line)
+        assert match is not None, line
+        port = int(match.group(1))
+        assert port > 0
+        with DownlinkScanner(f"ws://127.0.0.1:{port}", "/stock/AAAA", "status", sync_timeout=10) as scanner:
+            assert scanner.next(), scanner.err()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+    assert process.returncode == 0
+
+
+def test_simulate_on_a_busy_port_says_so_in_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = swim("simulate", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stdout == ""  # no "Serving ..." before the failure
+    assert result.stderr.splitlines() == [
+        f"streamer: error: cannot serve on 127.0.0.1:{port}: the address is already in use "
+        "(choose another --port, or --port 0 for a free one)"
+    ]
+
+
+# --- operator errors ------------------------------------------------------------------------
+
+
+def test_a_described_operator_without_its_parameter_names_the_parameter() -> None:
+    result = swim("map-direct", "AAAA", '{"description":"apply exchange rate"}', "--count", "1")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "streamer: error: exchange_rate needs the parameter(s) exchange_rate"
+
+
+def test_a_bad_parameter_value_fails_before_streaming_starts() -> None:
+    config = '{"description": "apply exchange rate", "parameters": {"exchange_rate": "lots"}}'
+    result = swim("map-direct", "AAAA", config, "--count", "1")
+    assert result.returncode == 1
+    assert "Streaming data from" not in result.stderr
+    assert result.stderr.strip() == "streamer: error: parameter 'exchange_rate' must be a number, got 'lots'"
+    window = swim("accumulate-direct", "AAAA", "sma", "--operation-config", '{"window": 0}', "--count", "1")
+    assert window.returncode == 1 and "Streaming data from" not in window.stderr
+    assert "parameter 'window' must be a positive integer" in window.stderr
+
+
+def test_the_config_shape_hint_matches_the_argument() -> None:
+    positional = swim("map-direct", "AAAA", "{oops", "--count", "1")
+    assert '(try \'{"description": "apply exchange rate", "parameters"' in positional.stderr
+    option = swim("accumulate-direct", "AAAA", "sma", "--operation-config", "{oops", "--count", "1")
+    assert "--operation-config is not valid JSON" in option.stderr
+    assert "(try '{\"window\": 5}')" in option.stderr and "description" not in option.stderr
+
+
+# --- output for people ----------------------------------------------------------------------
+
+
+def test_floats_are_rounded_for_people_and_exact_in_json() -> None:
+    config = '{"description": "apply exchange rate", "parameters": {"exchange_rate": 1.2}}'
+    plain = swim("map-direct", "AAAA", config, "--count", "20", *FAST)
+    assert plain.returncode == 0, plain.stderr
+    numbers = re.findall(r"-?\d+\.\d+", plain.stdout)
+    assert numbers and all(len(n.split(".")[1]) <= 4 for n in numbers)
+    exact = swim("map-direct", "AAAA", config, "--count", "20", "--json", *FAST)
+    records = [json.loads(line) for line in exact.stdout.splitlines()]
+    assert all(r["result"] == r["price"] * 1.2 for r in records)
+    assert any(len(repr(r["result"]).split(".")[1]) > 4 for r in records)  # full precision kept
+
+
+def test_accumulate_direct_avg_is_labelled_avg() -> None:
+    result = swim(
+        "accumulate-direct", "AAAA", "avg", "--operation-config", '{"window_size": 3}', "--count", "3", *FAST
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("Result for AAAA: avg: ") for line in lines)
+    records = swim("accumulate-direct", "AAAA", "avg", "--count", "2", "--json", *FAST).stdout.splitlines()
+    assert [json.loads(line)["operator"] for line in records] == ["avg", "avg"]
