@@ -24,6 +24,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
+#: The most bytes of events put in one ``http.response.body`` (bounds what a slow client holds).
+MAX_SEND = 64 * 1024
+
 _HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -65,6 +68,8 @@ class Relay:
         self.retain = retain
         self.retry_ms = retry_ms
         self.page = page
+        #: How many subscribers were dropped for falling ``buffer`` entries behind.
+        self.dropped = 0
         self._hubs: dict[str, Hub] = {}
         self._upstreams: dict[str, asyncio.Task[None]] = {}
 
@@ -159,6 +164,8 @@ class Relay:
             await asyncio.wait({writer, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             session.hub.subscribers.discard(session.subscriber)
+            if session.subscriber.dropped:
+                self.dropped += 1
             for task in (writer, watcher):
                 task.cancel()
             await asyncio.gather(writer, watcher, return_exceptions=True)
@@ -174,6 +181,8 @@ class _Session:
         self.relay = relay
         self.stream_id = stream_id
         self.sent = after
+        #: Entries taken from the buffer or the store, in order, not yet sent.
+        self.pending: list[Entry] = []
         self.hub, self.subscriber = relay._subscribe(stream_id, after)
 
     async def _send(self, send: Send, body: bytes, more: bool = True) -> None:
@@ -196,15 +205,23 @@ class _Session:
             if subscriber.dropped:  # the stated policy: a laggard's response ends; it resumes later
                 await self._send(send, b"", more=False)
                 return
-            entries = [entry for entry in subscriber.take() if entry.id > self.sent]
-            if (entries and entries[0].id > self.sent + 1) or (not entries and self.sent < hub.last_id):
-                # behind the hub (a resume, a late join, or a gap): catch up from the store
-                entries = await relay.store.read(self.stream_id, self.sent, 0, relay.page)
-            entries = _contiguous(entries, self.sent)
-            if entries:
-                last = entries[-1]
+            if not self.pending:
+                entries = [entry for entry in subscriber.take() if entry.id > self.sent]
+                if (entries and entries[0].id > self.sent + 1) or (not entries and self.sent < hub.last_id):
+                    # behind the hub (a resume, a late join, or a gap): catch up from the store
+                    entries = await relay.store.read(self.stream_id, self.sent, 0, relay.page)
+                self.pending = _contiguous(entries, self.sent)
+            if self.pending:
+                count, size = 0, 0
+                for entry in self.pending:  # one send holds at most about MAX_SEND bytes
+                    count += 1
+                    size += len(entry.wire)
+                    if size >= MAX_SEND:
+                        break
+                batch, self.pending = self.pending[:count], self.pending[count:]
+                last = batch[-1]
                 self.sent = last.id
-                await self._send(send, b"".join(entry.wire for entry in entries), more=not last.last)
+                await self._send(send, b"".join(entry.wire for entry in batch), more=not last.last)
                 if last.last:
                     return
                 continue

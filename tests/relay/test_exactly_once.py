@@ -73,7 +73,9 @@ def example_app(base_url: str, store: object = None) -> object:
 
 
 @pytest.mark.parametrize("parity", [0, 1])
-def test_exactly_once_across_cuts_on_one_process_with_memory_store(upstream: ReplayServer, parity: int) -> None:
+def test_exactly_once_across_cuts_on_one_process_with_memory_store(
+    upstream: ReplayServer, parity: int
+) -> None:
     server = ThreadServer(example_app(upstream.base_url))
     try:
         received, connections = receive_with_cuts([server.url], "mem", parity)

@@ -1,0 +1,94 @@
+"""Bounded memory: many subscribers over real sockets, one never reading; it is dropped by the stated
+policy (more than ``buffer`` entries waiting), memory stays bounded, and every other subscriber gets
+every event, in order. (The benchmark runs the same with 1,000 subscribers.)"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import psutil
+
+from streamer import AsyncScanner, sse
+from streamer.relay import MemoryStore, Relay, json_events
+
+from .conftest import ThreadServer
+
+SUBSCRIBERS = 60
+EVENTS = 3000
+SIZE = 3000  # bytes of data per event: 9 MB in all, more than the kernel buffers a never-reading client fills
+
+
+def upstream(started: asyncio.Event | threading.Event) -> AsyncScanner[str]:
+    async def source() -> AsyncIterator[str]:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        for n in range(EVENTS):
+            if n % 10 == 0:
+                await asyncio.sleep(0.002)
+            yield f"{n:06d}" + "x" * (SIZE - 6)
+
+    return AsyncScanner(source())
+
+
+async def subscriber(port: int) -> tuple[int, str]:
+    """Read one response over HTTP/1.0 (body to EOF); returns (events in order, last event type)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /events/fan HTTP/1.0\r\nHost: relay\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n", 1)[0], head
+    decoder = sse.Decoder()
+    count, last_type = 0, ""
+    while chunk := await reader.read(1 << 16):
+        for event in decoder.feed(chunk):
+            count += 1
+            assert event.id == str(count), (event.id, count)
+            last_type = event.event
+    writer.close()
+    return count, last_type
+
+
+def test_one_never_reading_subscriber_is_dropped_and_the_others_get_everything() -> None:
+    started = threading.Event()
+    relay = Relay(MemoryStore(), encode=json_events, buffer=256)
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            await relay.response("fan", lambda: upstream(started))(scope, receive, send)  # type: ignore[arg-type]
+
+    server = ThreadServer(app)
+    process = psutil.Process()
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        slow.connect(("127.0.0.1", server.port))
+        slow.sendall(b"GET /events/fan HTTP/1.0\r\nHost: relay\r\n\r\n")  # and never reads
+        before = process.memory_info().rss
+        peak = before
+
+        async def run() -> list[tuple[int, str]]:
+            nonlocal peak
+            tasks = [asyncio.ensure_future(subscriber(server.port)) for _ in range(SUBSCRIBERS)]
+            await asyncio.sleep(0.5)  # every subscriber connected
+            started.set()
+            while not all(task.done() for task in tasks):
+                peak = max(peak, process.memory_info().rss)
+                await asyncio.wait(tasks, timeout=0.1)
+            return [task.result() for task in tasks]
+
+        results = asyncio.run(asyncio.wait_for(run(), 300))
+        deadline = time.monotonic() + 30
+        while relay.dropped == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        slow.close()
+        server.stop()
+    assert results == [(EVENTS + 1, "done")] * SUBSCRIBERS  # every event, in order, then done
+    assert relay.dropped == 1  # the never-reading one, and only it
+    stream_bytes = EVENTS * SIZE
+    # the store keeps the stream once; each subscriber costs at most its buffer's references and
+    # about two sends of 64 KiB in flight, whatever the clients do
+    assert peak - before < 3 * stream_bytes + SUBSCRIBERS * 256 * 1024 + 64 * 2**20, (peak - before) / 2**20
