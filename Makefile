@@ -23,6 +23,12 @@ test: lint
 	$(BIN)/python fuzz/fuzz_sse.py --smoke --seconds 10
 	$(BIN)/python -m pytest -q
 
+# System packages for the browser tests (Debian): chromium, installed only when absent.
+.PHONY: test-deps
+test-deps:
+	command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 demo: $(STAMP)
 	$(BIN)/python -m streamer demo
 
