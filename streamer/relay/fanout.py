@@ -100,10 +100,10 @@ class Hub:
         touched = -1e9
         try:
             while self.subscribers and self.final_id is None:
-                if loop.time() - touched >= self._touch_every:
+                entries = await self.store.read(self.stream_id, self.last_id, self._poll, self._page)
+                if loop.time() - touched >= self._touch_every:  # after the read: it is the urgent part
                     touched = loop.time()
                     await self.store.touch(self.stream_id, self._touch_ttl)
-                entries = await self.store.read(self.stream_id, self.last_id, self._poll, self._page)
                 if not entries:
                     continue
                 self.last_id = entries[-1].id
