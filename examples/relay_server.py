@@ -66,7 +66,7 @@ def make_app(base_url: str, store: Store | None = None, **relay_options: Any) ->
                 await send({"type": "lifespan.startup.complete"})
             await relay.aclose()
             for client in clients:
-                await client.aclose()
+                await client.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
         path: str = scope["path"]

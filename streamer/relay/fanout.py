@@ -15,6 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from ._signal import Signal
 from .store import Entry, Store
 
 __all__ = ["Hub", "Subscriber"]
@@ -30,7 +31,7 @@ class Subscriber:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.buffer: deque[Entry] = deque()
-        self.wake = asyncio.Event()
+        self.wake = Signal()
         #: Set when the subscriber fell ``limit`` entries behind and was dropped.
         self.dropped = False
         #: True while the writer waits for the client to take bytes (cancelled if dropped then).

@@ -237,9 +237,7 @@ class _Session:
                 self.hub, self.subscriber = relay._subscribe(self.stream_id, self.sent)
                 self.subscriber.writer = subscriber.writer
                 continue
-            try:
-                await asyncio.wait_for(subscriber.wake.wait(), relay.heartbeat)
-            except asyncio.TimeoutError:
+            if not await subscriber.wake.wait(relay.heartbeat):
                 await self._send(send, b":\n\n")
 
 

@@ -8,12 +8,12 @@ last one is marked ``last``), who runs the upstream (``claim``) and whether anyb
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from .. import sse
+from ._signal import Signal
 
 __all__ = ["Entry", "MemoryStore", "Store"]
 
@@ -84,7 +84,7 @@ class _MemoryStream:
         self.claimed_until = 0.0
         self.seen_until = 0.0
         self.expires_at: float | None = None
-        self.grew = asyncio.Event()
+        self.grew = Signal()
 
 
 class MemoryStore:
@@ -133,7 +133,7 @@ class MemoryStore:
                 )
             stream.entries.append(entry)
         stream.grew.set()
-        stream.grew = asyncio.Event()
+        stream.grew.clear()
 
     async def read(self, stream_id: str, after: int, timeout: float, limit: int) -> list[Entry]:
         """Up to ``limit`` entries with id > ``after``, in order; waits up to ``timeout`` s for one."""
@@ -141,11 +141,7 @@ class MemoryStore:
         if stream is None:
             return []
         if len(stream.entries) <= after and timeout > 0:
-            grew = stream.grew
-            try:
-                await asyncio.wait_for(grew.wait(), timeout)
-            except asyncio.TimeoutError:
-                return []
+            await stream.grew.wait(timeout)
         return stream.entries[after : after + limit]
 
     async def finish(self, stream_id: str, retain: float) -> None:

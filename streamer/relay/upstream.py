@@ -66,7 +66,8 @@ class Upstream:
         error: BaseException | None = None
         try:
             while not pump.done():
-                await asyncio.wait({pump}, timeout=check)
+                left = started + self.max_duration - loop.time()
+                await asyncio.wait({pump}, timeout=max(0.0, min(check, left)))
                 if pump.done():
                     break
                 elapsed = loop.time() - started
