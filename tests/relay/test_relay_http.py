@@ -303,3 +303,55 @@ def test_relay_response_in_starlette_on_the_default_memory_store() -> None:
     finally:
         server.stop()
     assert ended and [e.event for e in events] == ["message", "message", "done"]
+
+
+def chat_sse(pieces: list[str]) -> bytes:
+    chunks = [
+        {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+        }
+        for piece in pieces
+    ]
+    body = b"".join(b"data: " + json.dumps(chunk).encode() + b"\n\n" for chunk in chunks)
+    return body + b"data: [DONE]\n\n"
+
+
+def test_a_sync_chat_stream_is_relayed_as_text_deltas_by_default() -> None:
+    from streamer.openai import ChatStream
+
+    pieces = ["Hel", "lo, ", "wor", "ld \U0001f642"]
+    relay = Relay(MemoryStore())
+    server = ThreadServer(route(relay, lambda _: ChatStream.from_chunks([chat_sse(pieces)])))
+    try:
+        _, events, ended = read_events(server.url, "/events/chat")
+    finally:
+        server.stop()
+    assert ended and [e.event for e in events] == ["delta"] * 4 + ["done"]
+    assert [json.loads(e.data) for e in events[:-1]] == pieces
+
+
+def test_a_truncated_chat_stream_ends_with_the_typed_error() -> None:
+    from streamer.openai import ChatStream
+
+    body = chat_sse(["one", "two"])
+    cut = body[: body.index(b"[DONE]") - 3]  # ends before [DONE], mid-event
+    relay = Relay(MemoryStore())
+    server = ThreadServer(route(relay, lambda _: ChatStream.from_chunks([cut])))
+    try:
+        _, events, ended = read_events(server.url, "/events/chat-cut")
+    finally:
+        server.stop()
+    reference = ChatStream.from_chunks([cut])
+    while reference.next():
+        pass
+    error = reference.err()
+    assert isinstance(error, StreamError)
+    assert ended and [json.loads(e.data) for e in events[:-1]] == ["one", "two"]
+    assert (events[-1].event, json.loads(events[-1].data)) == (
+        "error",
+        {"type": type(error).__name__, "message": str(error)},
+    )
