@@ -355,3 +355,32 @@ def test_a_truncated_chat_stream_ends_with_the_typed_error() -> None:
         "error",
         {"type": type(error).__name__, "message": str(error)},
     )
+
+
+def test_a_swimos_downlink_is_relayed_as_json_and_closed_when_nobody_listens() -> None:
+    from streamer.swim.downlink import DownlinkScanner
+    from streamer.testing.simulator import StockSimulator
+
+    from .conftest import Cut
+
+    scanners: list[DownlinkScanner] = []
+
+    def make(_: str) -> DownlinkScanner:
+        scanners.append(DownlinkScanner(feed.url, "/stock/AAAA", "status"))
+        return scanners[-1]
+
+    with StockSimulator(rate=100) as feed:
+        relay = Relay(MemoryStore(), encode=json_events, heartbeat=0.2, idle_timeout=1.0)
+        server = ThreadServer(route(relay, make))
+        try:
+            status, events, _ = read_events(server.url, "/events/stock", cut=Cut(5, mid_event=False))
+            deadline = time.monotonic() + 30
+            while not (scanners and scanners[0].closed) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            server.stop()
+    assert status == 200 and len(events) == 5
+    updates = [json.loads(e.data) for e in events]
+    assert all(u["node"] == "/stock/AAAA" and u["lane"] == "status" for u in updates)
+    assert [u["seq"] for u in updates] == sorted(u["seq"] for u in updates)
+    assert scanners[0].closed, "the downlink was not closed after nobody listened"
