@@ -96,6 +96,21 @@ class Hub:
         """True once the hub stopped following (the stream ended, failed, or nobody was left)."""
         return self.task.done()
 
+    def publish(self, entries: list[Entry]) -> None:
+        """Hand entries to every subscriber: those the hub has not seen, in order, once.
+
+        The hub's own reads call this; so does an upstream running in this process, right after
+        it appends (a wake-up saved: the subscribers get the entry in the same loop iteration).
+        """
+        fresh = [entry for entry in entries if entry.id > self.last_id]
+        if not fresh or fresh[0].id != self.last_id + 1:
+            return  # nothing new, or a gap: the hub's next read from the store fills it
+        self.last_id = fresh[-1].id
+        if fresh[-1].last:
+            self.final_id = fresh[-1].id
+        for subscriber in self.subscribers:
+            subscriber.offer(fresh)
+
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
         touched = -1e9
@@ -105,13 +120,7 @@ class Hub:
                 if loop.time() - touched >= self._touch_every:  # after the read: it is the urgent part
                     touched = loop.time()
                     await self.store.touch(self.stream_id, self._touch_ttl)
-                if not entries:
-                    continue
-                self.last_id = entries[-1].id
-                if entries[-1].last:
-                    self.final_id = entries[-1].id
-                for subscriber in self.subscribers:
-                    subscriber.offer(entries)
+                self.publish(entries)
         except Exception as exc:
             log.warning("relay stream %r: following the store failed", self.stream_id, exc_info=True)
             self.error = exc

@@ -89,6 +89,7 @@ class Relay:
             max_duration=self.max_duration,
             idle_timeout=self.idle_timeout,
             retain=self.retain,
+            on_append=lambda entries: self._publish(stream_id, entries),
         )
         task = asyncio.ensure_future(upstream.run())
         self._upstreams[stream_id] = task
@@ -120,6 +121,11 @@ class Relay:
             self._hubs[stream_id] = hub
         hub.subscribers.add(subscriber)
         return hub, subscriber
+
+    def _publish(self, stream_id: str, entries: list[Entry]) -> None:
+        hub = self._hubs.get(stream_id)
+        if hub is not None and not hub.ended:
+            hub.publish(entries)
 
     def _hub_ended(self, hub: Hub) -> None:
         if self._hubs.get(hub.stream_id) is hub:

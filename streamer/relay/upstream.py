@@ -46,6 +46,7 @@ class Upstream:
         max_duration: float,
         idle_timeout: float,
         retain: float,
+        on_append: Callable[[list[Entry]], None] | None = None,
     ) -> None:
         self.store = store
         self.stream_id = stream_id
@@ -54,6 +55,8 @@ class Upstream:
         self.max_duration = max_duration
         self.idle_timeout = idle_timeout
         self.retain = retain
+        #: Called with each batch of entries right after the store took it (local fan-out).
+        self.on_append = on_append
         #: How many events have been written so far (the final event not included).
         self.count = 0
 
@@ -101,6 +104,8 @@ class Upstream:
             else Entry(self.count + 1, "error", error_data(error), last=True)
         )
         await self.store.append(self.stream_id, [last])
+        if self.on_append is not None:
+            self.on_append([last])
         await self.store.finish(self.stream_id, self.retain)
 
     async def _pump(self) -> BaseException | None:
@@ -147,7 +152,10 @@ class Upstream:
         if message is None:
             return
         self.count += 1
-        await self.store.append(self.stream_id, [Entry(self.count, message[0], message[1])])
+        entries = [Entry(self.count, message[0], message[1])]
+        await self.store.append(self.stream_id, entries)
+        if self.on_append is not None:
+            self.on_append(entries)
 
 
 async def _close(stream: Any, call: Callable[[Callable[[], Any]], Awaitable[Any]] | None) -> None:
