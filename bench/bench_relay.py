@@ -34,7 +34,8 @@ import psutil
 
 from streamer import sse
 
-PAD = "x" * 100
+LAGGARD_EVENTS = 2000
+LAGGARD_SIZE = 3000
 PROBES = 50
 
 
@@ -58,7 +59,7 @@ def relay_app(redis_url: str | None) -> Any:
     def upstream() -> Any:
         async def source() -> Any:
             await go.wait()
-            for item in _events(plan["paced"], plan["burst"]):
+            for item in _events(plan["paced"], plan["burst"], plan["size"]):
                 yield item
                 await asyncio.sleep(0.01 if item["n"] < plan["paced"] else 0)
 
@@ -70,9 +71,11 @@ def relay_app(redis_url: str | None) -> Any:
         path = scope["path"]
         if path == "/go":
             query = dict(part.split("=") for part in scope["query_string"].decode().split("&"))
-            plan.update(paced=int(query["paced"]), burst=int(query["burst"]))
+            plan.update(paced=int(query["paced"]), burst=int(query["burst"]), size=int(query["size"]))
             go.set()
             await _ok(send)
+        elif path == "/stats":
+            await _ok(send, json.dumps({"dropped": relay.dropped}).encode())
         else:
             await relay.response(path.rsplit("/", 1)[-1], upstream)(scope, receive, send)
 
@@ -89,8 +92,8 @@ def sse_starlette_app() -> Any:
 
     queues: set[asyncio.Queue[Any]] = set()
 
-    async def produce(paced: int, burst: int) -> None:
-        for item in _events(paced, burst):
+    async def produce(paced: int, burst: int, size: int) -> None:
+        for item in _events(paced, burst, size):
             message = {"data": json.dumps(item), "id": str(item["n"] + 1)}
             for queue in queues:
                 queue.put_nowait(message)
@@ -116,7 +119,7 @@ def sse_starlette_app() -> Any:
 
     async def go(request: Request) -> Any:
         task = asyncio.ensure_future(
-            produce(int(request.query_params["paced"]), int(request.query_params["burst"]))
+            produce(*(int(request.query_params[name]) for name in ("paced", "burst", "size")))
         )
         tasks.add(task)
         return PlainTextResponse("ok")
@@ -124,14 +127,15 @@ def sse_starlette_app() -> Any:
     return Starlette(routes=[Route("/go", go), Route("/events/{stream_id}", events)])
 
 
-def _events(paced: int, burst: int) -> Any:
+def _events(paced: int, burst: int, size: int) -> Any:
+    pad = "x" * size
     for n in range(paced + burst):
-        yield {"n": n, "t": time.time(), "pad": PAD}
+        yield {"n": n, "t": time.time(), "pad": pad}
 
 
-async def _ok(send: Any) -> None:
+async def _ok(send: Any, body: bytes = b"ok") -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
+    await send({"type": "http.response.body", "body": body})
 
 
 def serve(kind: str, port: int, redis_url: str | None) -> None:
@@ -203,7 +207,17 @@ async def subscribe(
     return count, latencies, last, burst_start
 
 
-async def fan_out(server: Server, subscribers: int, paced: int, burst: int) -> dict[str, float]:
+async def _get(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: bench\r\n\r\n".encode())
+    response = await reader.read()
+    writer.close()
+    return response.partition(b"\r\n\r\n")[2]
+
+
+async def fan_out(
+    server: Server, subscribers: int, paced: int, burst: int, size: int = 100
+) -> dict[str, float]:
     """One run: connect everyone (and one reader that never reads), stream, measure."""
     base = server.rss()
     slow = socket.socket()
@@ -216,16 +230,15 @@ async def fan_out(server: Server, subscribers: int, paced: int, burst: int) -> d
     ]
     await asyncio.sleep(1.0 + subscribers / 500)  # everyone connected and idle
     connected = server.rss()
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    writer.write(f"GET /go?paced={paced}&burst={burst} HTTP/1.0\r\nHost: bench\r\n\r\n".encode())
-    await reader.read()
-    writer.close()
+    await _get(server.port, f"/go?paced={paced}&burst={burst}&size={size}")
     peak = connected
     while not all(task.done() for task in tasks):
         peak = max(peak, server.rss())
         await asyncio.wait(tasks, timeout=0.05)
     slow.close()
     results = [task.result() for task in tasks]
+    stats = await _get(server.port, "/stats")
+    dropped = json.loads(stats)["dropped"] if stats.startswith(b"{") else float("nan")
     expected = paced + burst
     complete = sum(count == expected for count, _, _, _ in results)
     latencies = sorted(value for _, values, _, _ in results for value in values)
@@ -234,10 +247,11 @@ async def fan_out(server: Server, subscribers: int, paced: int, burst: int) -> d
     return {
         "complete": complete / subscribers,
         "events_per_s": subscribers * burst / max(finished - burst_start, 1e-9),
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
         "kib_per_sub": (connected - base) / subscribers / 1024,
         "peak_mib": (peak - base) / 2**20,
+        "dropped": dropped,
     }
 
 
@@ -250,7 +264,7 @@ def resume_bench(kind_args: str | None, samples: int) -> tuple[float, float]:
             first = asyncio.ensure_future(subscribe(server.port, "/events/resume", probe=False))
             await asyncio.sleep(0.3)
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            writer.write(b"GET /go?paced=0&burst=1000 HTTP/1.0\r\nHost: bench\r\n\r\n")
+            writer.write(b"GET /go?paced=0&burst=1000&size=100 HTTP/1.0\r\nHost: bench\r\n\r\n")
             await reader.read()
             writer.close()
             await first
@@ -296,13 +310,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--paced", type=int, default=100, help="events 10 ms apart (latency)")
     parser.add_argument("--burst", type=int, default=300, help="events as fast as possible (events/s)")
-    parser.add_argument("--quick", action="store_true", help="200 subscribers, 1 run")
+    parser.add_argument("--laggard", type=int, default=100, help="subscribers in the laggard run")
+    parser.add_argument("--quick", action="store_true", help="200 subscribers, 1 run, laggard run of 50")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.redis)
         return
     if args.quick:
-        args.subscribers, args.runs = 200, 1
+        args.subscribers, args.runs, args.laggard = 200, 1, 50
     best: dict[str, dict[str, float]] = {}
     for run in range(args.runs):
         for kind in ("relay", "sse-starlette"):
@@ -332,6 +347,22 @@ def main() -> None:
     for label, key, fmt in rows:
         ratio = mine[key] / theirs[key] if theirs[key] else float("nan")
         print(f"{label:26}{fmt.format(mine[key]):>16}{fmt.format(theirs[key]):>16}{ratio:>7.2f}x")
+
+    print(
+        f"\nlaggard: {args.laggard} subscribers + 1 never reading, {LAGGARD_EVENTS} events of "
+        f"{LAGGARD_SIZE} bytes (more than the kernel buffers a silent client fills):"
+    )
+    for kind in ("relay", "sse-starlette"):
+        server = Server(kind)
+        try:
+            result = asyncio.run(fan_out(server, args.laggard, 0, LAGGARD_EVENTS, LAGGARD_SIZE))
+        finally:
+            server.stop()
+        dropped = "n/a" if result["dropped"] != result["dropped"] else f"{result['dropped']:.0f}"
+        print(
+            f"  {kind:>13}: complete {result['complete']:.0%}, dropped {dropped}, "
+            f"peak server RSS growth {result['peak_mib']:.1f} MiB"
+        )
 
     samples = 50 if args.quick else 200
     print(f"\nresume latency, reconnect to first resumed event ({samples} resumes, 1,000-event stream):")

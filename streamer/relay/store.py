@@ -19,28 +19,50 @@ __all__ = ["Entry", "MemoryStore", "Store"]
 
 
 class Entry:
-    """One relayed event: its id (1, 2, ...), SSE type and data, and whether it ends the stream."""
+    """One relayed event: its id (1, 2, ...), its SSE bytes, and whether it ends the stream.
 
-    __slots__ = ("data", "event", "id", "last", "wire")
+    Only the encoded form is kept (``wire``, with the ``id:`` line): it is what every subscriber
+    is sent and what a store keeps, so an event costs its bytes once. ``event`` and ``data`` decode
+    it on demand (as a browser would: a CR or CRLF in the data arrives as LF).
+    """
+
+    __slots__ = ("id", "last", "wire")
 
     def __init__(self, id: int, event: str, data: str, last: bool = False) -> None:
         self.id = id
-        self.event = event
-        self.data = data
         self.last = last
-        #: The event as SSE bytes, with ``id:``; encoded once and shared by every subscriber.
         self.wire = sse.encode(sse.Event(event, data, str(id)))
+
+    @classmethod
+    def from_wire(cls, id: int, wire: bytes, last: bool) -> Entry:
+        """An entry from its stored form."""
+        entry = cls.__new__(cls)
+        entry.id, entry.wire, entry.last = id, wire, last
+        return entry
+
+    def _decoded(self) -> sse.Event:
+        return next(iter(sse.iter_events([self.wire])))
+
+    @property
+    def event(self) -> str:
+        """The SSE event type."""
+        return self._decoded().event
+
+    @property
+    def data(self) -> str:
+        """The SSE data, as a browser receives it."""
+        return self._decoded().data
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Entry):
             return NotImplemented
-        return (self.id, self.event, self.data, self.last) == (other.id, other.event, other.data, other.last)
+        return (self.id, self.wire, self.last) == (other.id, other.wire, other.last)
 
     def __hash__(self) -> int:
-        return hash((self.id, self.event, self.data, self.last))
+        return hash((self.id, self.wire, self.last))
 
     def __repr__(self) -> str:
-        return f"Entry({self.id}, {self.event!r}, {self.data[:60]!r}{', last=True' if self.last else ''})"
+        return f"Entry({self.id}, {self.wire[:60]!r}{', last=True' if self.last else ''})"
 
 
 @runtime_checkable

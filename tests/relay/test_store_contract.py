@@ -68,11 +68,13 @@ async def test_read_returns_entries_after_an_id_in_order_up_to_limit(store: Stor
     assert await store.read("s", 7, 0, 100) == []
 
 
-async def test_entries_keep_any_text(store: Store) -> None:
-    text = 'line one\nline "two"\r\n\u65e5\u672c \U0001f642 \x00 end'
+async def test_entries_keep_any_text_as_a_browser_receives_it(store: Store) -> None:
+    text = 'line one\nline "two"\r\n\u65e5\u672c \U0001f642 \x00 end\r'
     await store.append("s", [Entry(1, "custom.type", text)])
     (got,) = await store.read("s", 0, 0, 10)
-    assert (got.id, got.event, got.data, got.last) == (1, "custom.type", text, False)
+    browser = text.replace("\r\n", "\n").replace("\r", "\n")  # SSE carries line ends as LF
+    assert (got.id, got.event, got.data, got.last) == (1, "custom.type", browser, False)
+    assert got.wire == Entry(1, "custom.type", text).wire
 
 
 async def test_read_waits_for_an_entry_that_comes(store: Store) -> None:
