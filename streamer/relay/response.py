@@ -42,6 +42,7 @@ class Relay:
     ``idle_timeout``: the upstream is cancelled when nobody has listened for this long.
     ``max_duration``: the upstream is cancelled after this long in any case. ``retain``: how long a
     finished stream stays resumable. ``retry_ms``: the reconnect delay suggested to browsers.
+    ``describe_error``: the data of the final ``error`` event (default: ``error_data``).
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class Relay:
         store: Store | None = None,
         *,
         encode: Encoder = text_deltas,
+        describe_error: Callable[[BaseException], str] = error_data,
         heartbeat: float = 15.0,
         buffer: int = 1024,
         idle_timeout: float = 30.0,
@@ -61,6 +63,7 @@ class Relay:
             raise ValueError("Relay: buffer and page must be >= 1; heartbeat, idle_timeout, max_duration > 0")
         self.store: Store = store if store is not None else MemoryStore()
         self.encode = encode
+        self.describe_error = describe_error
         self.heartbeat = heartbeat
         self.buffer = buffer
         self.idle_timeout = idle_timeout
@@ -90,6 +93,7 @@ class Relay:
             idle_timeout=self.idle_timeout,
             retain=self.retain,
             on_append=lambda entries: self._publish(stream_id, entries),
+            describe_error=self.describe_error,
         )
         task = asyncio.ensure_future(upstream.run())
         self._upstreams[stream_id] = task
@@ -150,7 +154,7 @@ class Relay:
                 seen = await self.store.read(stream_id, after - 1, 0, 1)
             except StreamError as exc:  # e.g. ResumeTooOld: say so in the stream, where a page sees it
                 await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-                body = sse.encode(sse.Event("error", error_data(exc)))
+                body = sse.encode(sse.Event("error", self.describe_error(exc)))
                 await send({"type": "http.response.body", "body": body})
                 return
             if not seen:
@@ -229,7 +233,7 @@ class _Session:
                     return
                 continue
             if hub.error is not None:
-                body = sse.encode(sse.Event("error", error_data(hub.error)))
+                body = sse.encode(sse.Event("error", relay.describe_error(hub.error)))
                 await self._send(send, body, more=False)
                 return
             if hub.final_id is not None and self.sent >= hub.final_id:

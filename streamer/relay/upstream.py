@@ -47,6 +47,7 @@ class Upstream:
         idle_timeout: float,
         retain: float,
         on_append: Callable[[list[Entry]], None] | None = None,
+        describe_error: Callable[[BaseException], str] = error_data,
     ) -> None:
         self.store = store
         self.stream_id = stream_id
@@ -57,6 +58,8 @@ class Upstream:
         self.retain = retain
         #: Called with each batch of entries right after the store took it (local fan-out).
         self.on_append = on_append
+        #: The data of the final ``error`` event for the error that ended the upstream.
+        self.describe_error = describe_error
         #: How many events have been written so far (the final event not included).
         self.count = 0
 
@@ -101,7 +104,7 @@ class Upstream:
         last = (
             Entry(self.count + 1, "done", "[DONE]", last=True)
             if error is None
-            else Entry(self.count + 1, "error", error_data(error), last=True)
+            else Entry(self.count + 1, "error", self.describe_error(error), last=True)
         )
         await self.store.append(self.stream_id, [last])
         if self.on_append is not None:

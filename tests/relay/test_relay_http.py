@@ -384,3 +384,22 @@ def test_a_swimos_downlink_is_relayed_as_json_and_closed_when_nobody_listens() -
     assert all(u["node"] == "/stock/AAAA" and u["lane"] == "status" for u in updates)
     assert [u["seq"] for u in updates] == sorted(u["seq"] for u in updates)
     assert scanners[0].closed, "the downlink was not closed after nobody listened"
+
+
+def test_describe_error_chooses_what_the_browser_is_told() -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise StreamError("upstream at http://10.0.0.7/v1 failed")
+
+    relay = Relay(
+        MemoryStore(), encode=json_events, describe_error=lambda e: json.dumps({"type": type(e).__name__})
+    )
+    server = ThreadServer(route(relay, lambda _: AsyncScanner(failing())))
+    try:
+        _, events, ended = read_events(server.url, "/events/private")
+    finally:
+        server.stop()
+    assert ended and [(e.event, e.data) for e in events] == [
+        ("message", "1"),
+        ("error", '{"type": "StreamError"}'),
+    ]
