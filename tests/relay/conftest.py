@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -244,11 +244,3 @@ class _Dechunker:
         out = bytes(self._out)
         self._out.clear()
         return out
-
-
-async def aevents(chunks: AsyncIterator[bytes]) -> AsyncIterator[sse.Event]:
-    """Decode an async byte stream into events."""
-    decoder = sse.Decoder()
-    async for chunk in chunks:
-        for event in decoder.feed(chunk):
-            yield event

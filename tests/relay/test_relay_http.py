@@ -18,7 +18,7 @@ from streamer.relay import MemoryStore, Relay, json_events, relay_response
 from streamer.testing.replay import ReplayServer, sse_reply
 
 from ..conftest import RECORDINGS
-from .conftest import ThreadServer, read_events
+from .conftest import Cut, ThreadServer, read_events
 
 TEXT = RECORDINGS / "synthetic_text_01.sse"
 
@@ -224,9 +224,7 @@ def test_a_disconnected_client_is_noticed_promptly() -> None:
         server.stop()
 
 
-def _cut(events: int) -> Any:
-    from .conftest import Cut
-
+def _cut(events: int) -> Cut:
     return Cut(events, mid_event=False)
 
 
@@ -360,8 +358,6 @@ def test_a_truncated_chat_stream_ends_with_the_typed_error() -> None:
 def test_a_swimos_downlink_is_relayed_as_json_and_closed_when_nobody_listens() -> None:
     from streamer.swim.downlink import DownlinkScanner
     from streamer.testing.simulator import StockSimulator
-
-    from .conftest import Cut
 
     scanners: list[DownlinkScanner] = []
 
