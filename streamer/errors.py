@@ -36,6 +36,9 @@ The tree (catch a group to catch everything below it)::
     +-- CallbackError                a user callback (map, filter, accumulate) raised; __cause__ is its
                                      error (a StreamError from a callback passes through unwrapped)
     +-- BufferOverflow               a consumer fell too far behind a bounded buffer
+    +-- RelayError                   a relay could not serve a stream
+    |   +-- RelayCancelled           the relay cancelled an upstream (nobody listened, or too long)
+    |   +-- ResumeTooOld             a resume asked for events the store no longer keeps
     +-- StreamReadError (OSError)    a text reader's stream failed; __cause__ is the stream's error
     +-- MissingAPIKey                no API key was configured
 
@@ -74,6 +77,9 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ReconError",
+    "RelayCancelled",
+    "RelayError",
+    "ResumeTooOld",
     "StreamAPIError",
     "StreamError",
     "StreamReadError",
@@ -349,6 +355,18 @@ class Disconnected(TransportError):
 
 class BufferOverflow(StreamError):
     """A consumer fell so far behind a map or event lane that its bounded buffer stayed full."""
+
+
+class RelayError(StreamError):
+    """A relay (``streamer.relay``) could not serve a stream to the end."""
+
+
+class RelayCancelled(RelayError):
+    """The relay cancelled an upstream: nobody listened for ``idle_timeout``, or ``max_duration`` passed."""
+
+
+class ResumeTooOld(RelayError):
+    """A resume (``Last-Event-ID``) asked for events that the store has already trimmed."""
 
 
 class WarpProtocolError(ProtocolError):

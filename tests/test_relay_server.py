@@ -73,11 +73,19 @@ def expected_text() -> str:
 
 
 def test_events_relay_every_delta_then_done(relay: str) -> None:
-    with httpx.Client() as client, client.stream("GET", f"{relay}/events") as response:
-        assert response.headers["content-type"] == "text/event-stream"
+    with httpx.Client() as client, client.stream("GET", f"{relay}/events/one") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
         events = list(sse.iter_events(response.iter_bytes()))
     assert events[-1].event == "done"
+    assert [e.id for e in events] == [str(n) for n in range(1, len(events) + 1)]
     assert "".join(json.loads(e.data) for e in events if e.event == "delta") == expected_text()
+
+
+def test_events_resume_after_last_event_id(relay: str) -> None:
+    with httpx.Client() as client:
+        events = list(sse.iter_events(client.get(f"{relay}/events/two").iter_bytes()))
+        rest = client.get(f"{relay}/events/two", headers={"last-event-id": "3"})
+    assert list(sse.iter_events(rest.iter_bytes())) == events[3:]
 
 
 def test_page_is_served(relay: str) -> None:
@@ -88,7 +96,9 @@ def test_page_is_served(relay: str) -> None:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed (Debian package `chromium`; `make test-deps`)"
+)
 def test_the_page_shows_the_streamed_text_in_headless_chromium(relay: str) -> None:
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory() as profile:
@@ -106,7 +116,7 @@ def test_the_page_shows_the_streamed_text_in_headless_chromium(relay: str) -> No
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=15000",
                 "--dump-dom",
-                f"{relay}/",
+                f"{relay}/?id=page",
             ],
             capture_output=True,
             text=True,
@@ -127,4 +137,4 @@ def test_example_module_runs_as_a_script_help() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0 and "--port" in result.stdout
+    assert result.returncode == 0 and "--port" in result.stdout and "--redis" in result.stdout
