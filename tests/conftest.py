@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import hypothesis.strategies._internal.regex  # noqa: F401  (see below)
 import pytest
 from hypothesis import HealthCheck, settings
+
+# Hypothesis imports its regex module lazily, inside the first `from_regex` test, deep in a stack whose
+# recursion limit hypothesis has just raised; on CPython 3.11 compiling a module there failed once with
+# "SystemError: AST constructor recursion depth mismatch". Importing it here, at collection, avoids that.
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "examples" / "recordings"

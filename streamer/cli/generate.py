@@ -145,6 +145,7 @@ def _generate(kind: str, description: str, params: dict[str, Any], args: argpars
             regenerate=args.regenerate,
             max_attempts=args.max_attempts,
             on_text=echo,
+            on_refused=refused,
         )
 
 

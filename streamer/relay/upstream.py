@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..errors import RelayCancelled, StreamError
+from ..scanner import AsyncScanner
 from .encode import Encoder, error_data
 from .store import Entry, Store
 
@@ -125,7 +126,7 @@ class Upstream:
         try:
             made = self.make_stream()
             stream = await made if inspect.isawaitable(made) else made
-            if inspect.iscoroutinefunction(stream.next):
+            if isinstance(stream, AsyncScanner) or inspect.iscoroutinefunction(stream.next):
                 while await stream.next():
                     await self._write(self.encode(stream))
             else:  # a sync scanner: every call on its own worker thread, in order
