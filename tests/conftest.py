@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
-import hypothesis.strategies._internal.regex  # noqa: F401  (see below)
 import pytest
 from hypothesis import HealthCheck, settings
-
-# Hypothesis imports its regex module lazily, inside the first `from_regex` test, deep in a stack whose
-# recursion limit hypothesis has just raised; on CPython 3.11 compiling a module there failed once with
-# "SystemError: AST constructor recursion depth mismatch". Importing it here, at collection, avoids that.
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "examples" / "recordings"
@@ -34,3 +30,15 @@ def anyio_backend() -> str:
 def recording_paths() -> list[Path]:
     """Every recorded stream shipped in examples/recordings."""
     return sorted(RECORDINGS.glob("*.sse"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hypothesis_regex_imported_outside_a_test() -> None:
+    """Import hypothesis's regex module once, before any test runs.
+
+    Hypothesis imports it lazily, inside the first ``from_regex`` test, deep in a stack whose recursion
+    limit hypothesis has just raised; on CPython 3.11 compiling a module there failed once with
+    "SystemError: AST constructor recursion depth mismatch". (At conftest import time it would warn.)
+    """
+    importlib.import_module("hypothesis.strategies._internal.regex")
+
