@@ -41,4 +41,3 @@ def _hypothesis_regex_imported_outside_a_test() -> None:
     "SystemError: AST constructor recursion depth mismatch". (At conftest import time it would warn.)
     """
     importlib.import_module("hypothesis.strategies._internal.regex")
-
