@@ -10,10 +10,13 @@ from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field, fields
 
-__all__ = ["Model", "ShapeError", "build"]
+__all__ = ["Model", "ShapeError", "Where", "build", "spell"]
 
 M = TypeVar("M", bound="Model")
-Convert = Callable[[Any, str], Any]
+#: Where a value sits: a spelled path (``"data.choices"``), or ``(parent, field name)`` /
+#: ``(parent, list index)`` pieces, spelled out only when a :class:`ShapeError` needs them.
+Where = str | tuple[Any, str | int]
+Convert = Callable[[Any, Where], Any]
 Kind = type | tuple[type, ...] | None
 
 #: What a JSON scalar or container of each annotated type must be (``float`` takes ints too).
@@ -31,9 +34,19 @@ _NAMES = {
 class ShapeError(ValueError):
     """A JSON value does not have the shape its model expects (``path`` says where)."""
 
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        super().__init__(f"{path}: {message}")
+    def __init__(self, path: Where, message: str) -> None:
+        self.path = spell(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+def spell(where: Where) -> str:
+    """The dotted path ``where`` stands for: ``(("data", "choices"), 0)`` is ``data.choices[0]``."""
+    pieces: list[str] = []
+    while type(where) is tuple:
+        where, piece = where
+        pieces.append(f"[{piece}]" if type(piece) is int else f".{piece}")
+    pieces.append(str(where))
+    return "".join(reversed(pieces))
 
 
 #: The ``extra`` of a model that had no unknown fields: one shared, read-only empty mapping.
@@ -113,7 +126,7 @@ def _converter(hint: Any) -> Convert | None:
     if _is_model(hint):
         cls = hint
 
-        def one(value: Any, path: str) -> Any:
+        def one(value: Any, path: Where) -> Any:
             return build(cls, value, path)
 
         return one
@@ -133,19 +146,19 @@ def _describe(kind: type | tuple[type, ...]) -> str:
     return _NAMES.get(kind[-1] if isinstance(kind, tuple) else kind, "another type")
 
 
-def _check(value: Any, kind: type | tuple[type, ...], path: str) -> None:
+def _check(value: Any, kind: type | tuple[type, ...], path: Where) -> None:
     """Raise :class:`ShapeError` unless ``value`` is of ``kind`` (a bool is not a number here)."""
     if not isinstance(value, kind) or (type(value) is bool and kind is not bool):
         raise ShapeError(path, f"expected {_describe(kind)}, got {type(value).__name__}")
 
 
 def _union(by_kind: dict[str | None, type[Model]]) -> Convert:
-    def pick(value: Any, path: str) -> Any:
+    def pick(value: Any, path: Where) -> Any:
         if not isinstance(value, dict):
             raise ShapeError(path, f"expected an object, got {type(value).__name__}")
         kind = value.get("type")
         if kind is not None and type(kind) is not str:
-            raise ShapeError(f"{path}.type", f"expected a string, got {type(kind).__name__}")
+            raise ShapeError((path, "type"), f"expected a string, got {type(kind).__name__}")
         cls = by_kind.get(kind)
         # A kind this version does not know stays a plain dict: kept, never dropped.
         return value if cls is None else build(cls, value, path)
@@ -156,22 +169,22 @@ def _union(by_kind: dict[str | None, type[Model]]) -> Convert:
 def _list_of_kind(kind: type | tuple[type, ...]) -> Convert:
     """A list whose items are JSON scalars or plain objects: checked, and kept as it is."""
 
-    def checked(value: Any, path: str) -> Any:
+    def checked(value: Any, path: Where) -> Any:
         if type(value) is not list:
             raise ShapeError(path, f"expected an array, got {type(value).__name__}")
         for i, item in enumerate(value):
             if type(item) is not kind:
-                _check(item, kind, f"{path}[{i}]")
+                _check(item, kind, (path, i))
         return value
 
     return checked
 
 
 def _list_of(item: Convert) -> Convert:
-    def many(value: Any, path: str) -> Any:
+    def many(value: Any, path: Where) -> Any:
         if not isinstance(value, list):
             raise ShapeError(path, f"expected an array, got {type(value).__name__}")
-        return [item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [item(v, (path, i)) for i, v in enumerate(value)]
 
     return many
 
@@ -189,10 +202,10 @@ def _plan(cls: type[Model]) -> _Plan:
     return plan
 
 
-def build(cls: type[M], data: Any, path: str, **fixed: Any) -> M:
+def build(cls: type[M], data: Any, path: Where, **fixed: Any) -> M:
     """Build ``cls`` from ``data``; absent fields are None, unknown ones go to ``extra``.
 
-    ``fixed`` sets fields that do not come from the JSON.
+    ``fixed`` sets fields that do not come from the JSON. ``path`` is spelled only for an error.
     """
     if not isinstance(data, dict):
         raise ShapeError(path, f"expected an object, got {type(data).__name__}")
@@ -202,9 +215,9 @@ def build(cls: type[M], data: Any, path: str, **fixed: Any) -> M:
         value = data.get(name)
         if value is not None:
             if convert is not None:
-                value = convert(value, f"{path}.{name}")
+                value = convert(value, (path, name))
             elif kind is not None and type(value) is not kind:
-                _check(value, kind, f"{path}.{name}")
+                _check(value, kind, (path, name))
         kwargs[name] = value
     if not data.keys() <= plan.known:
         kwargs["extra"] = {k: v for k, v in data.items() if k not in plan.known}
