@@ -361,14 +361,15 @@ _TEXT_DELTA = re.compile(
 _make_text_delta: Callable[..., ThreadMessageDelta] = maker(ThreadMessageDelta, "raw", "index", lazy=True)
 _set_data = setter(ThreadMessageDelta, "data")
 
-#: What the hot path captured: message id, block index, text, and whether ``annotations`` was ``[]``.
-TextDeltaCapture = tuple[str, int, str, bool]
+#: What the hot path captured: message id, block index (its digits), text (unescaped), and
+#: ``"annotations":[]`` when the delta had it (else None).
+TextDeltaCapture = tuple[str, str, str, "str | None"]
 
 
 def _fill_text_delta(event: ThreadMessageDelta, capture: TextDeltaCapture) -> None:
     """Build the ``data`` of a hot-path text delta (cannot fail: the match checked every value)."""
     ident, position, value, annotated = capture
-    block = TextDeltaBlock(position, "text", TextDelta(value, [] if annotated else None))
+    block = TextDeltaBlock(int(position), "text", TextDelta(value, None if annotated is None else []))
     _set_data(event, MessageDeltaEvent(ident, "thread.message.delta", MessageDelta(None, [block])))
 
 
@@ -379,13 +380,13 @@ def hot_text_delta(raw: sse.Event, index: int) -> tuple[ThreadMessageDelta, Text
     match = _TEXT_DELTA(raw.data)
     if match is None:
         return None
-    ident, position, value, annotated = match.groups()
+    capture: TextDeltaCapture = match.groups()  # type: ignore[assignment]
+    value = capture[2]
     if "\\" in value:
         text = json_string(value)
         if text is None:
             return None  # a bad escape: the full path names it
-        value = text
-    capture = (ident, int(position), value, annotated is not None)
+        capture = (capture[0], capture[1], text, capture[3])
     return _make_text_delta(raw, index, (_fill_text_delta, capture)), capture
 
 

@@ -77,7 +77,13 @@ class Snapshots:
             if not isinstance(targets, list) or not _is_text_block(targets, index):
                 return False
             runs = self._runs.setdefault(key, {}).setdefault(index, [])
-        self._note(runs, value)
+        text = self._text
+        end = len(text)
+        text.append(value)
+        if runs and runs[-1] == end:
+            runs[-1] = end + 1
+        else:
+            runs += (end, end + 1)
         self._current_message = key
         return True
 

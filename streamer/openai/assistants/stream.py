@@ -69,7 +69,9 @@ class RunProtocol:
             found = hot_text_delta(raw, self.index)
             if found is not None:
                 delta, (ident, position, value, _) = found
-                if self.keep_snapshots and not self.snapshots.text_piece(ident, position, value):
+                if self.keep_snapshots and not self.snapshots.text_piece(
+                    ident, 0 if position == "0" else int(position), value
+                ):
                     self.snapshots.message_text(delta.data)
                 self.index += 1
                 self.last = delta
