@@ -76,6 +76,7 @@ bench: $(STAMP)
 bench-icount: $(STAMP)
 	@command -v valgrind >/dev/null || { echo "bench-icount needs valgrind: sudo apt-get install -y valgrind"; exit 1; }
 	$(BIN)/python bench/bench_sse.py --icount
+	$(BIN)/python bench/bench_events.py --icount
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -10,6 +10,8 @@ from typing import Any, ClassVar, TypeVar
 
 from attrs import define, field, fields
 
+from ._lazy import Lazy, maker
+
 __all__ = ["Model", "ShapeError", "Where", "build", "spell"]
 
 M = TypeVar("M", bound="Model")
@@ -54,8 +56,11 @@ _NOTHING_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 @define(frozen=True, slots=True)
-class Model:
-    """Base of the wire models: typed fields, plus ``extra`` for the fields this version does not know."""
+class Model(Lazy):
+    """Base of the wire models: typed fields, plus ``extra`` for the fields this version does not know.
+
+    Read-only: assigning a field raises ``attrs.exceptions.FrozenInstanceError``.
+    """
 
     #: For members of a union told apart by their ``type`` field: that field's value.
     KIND: ClassVar[str | None] = None
@@ -91,6 +96,9 @@ class _Plan:
     #: (field name, converter for nested models and lists, or the JSON type(s) a scalar must have).
     names: tuple[tuple[str, Convert | None, Kind], ...]
     known: frozenset[str]
+    #: Builds the model from every wire field's value and ``extra``, skipping ``__init__`` (None
+    #: when the model has fields that do not come from the JSON: those take ``cls(**kwargs)``).
+    make: Callable[..., Any] | None
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -197,7 +205,10 @@ def _plan(cls: type[Model]) -> _Plan:
         for a in fields(cls)
         if a.name != "extra" and a.metadata.get("wire", True)
     )
-    plan = _Plan(names, frozenset(name for name, _, _ in names))
+    wire = [name for name, _, _ in names]
+    every = [a.name for a in fields(cls)]
+    make = maker(cls, *wire, "extra") if sorted(every) == sorted([*wire, "extra"]) else None
+    plan = _Plan(names, frozenset(wire), make)
     _PLANS[cls] = plan
     return plan
 
@@ -210,7 +221,7 @@ def build(cls: type[M], data: Any, path: Where, **fixed: Any) -> M:
     if not isinstance(data, dict):
         raise ShapeError(path, f"expected an object, got {type(data).__name__}")
     plan = _PLANS.get(cls) or _plan(cls)
-    kwargs: dict[str, Any] = {}
+    values: list[Any] = []
     for name, convert, kind in plan.names:
         value = data.get(name)
         if value is not None:
@@ -218,9 +229,14 @@ def build(cls: type[M], data: Any, path: Where, **fixed: Any) -> M:
                 value = convert(value, (path, name))
             elif kind is not None and type(value) is not kind:
                 _check(value, kind, (path, name))
-        kwargs[name] = value
-    if not data.keys() <= plan.known:
-        kwargs["extra"] = {k: v for k, v in data.items() if k not in plan.known}
-    if fixed:
-        kwargs.update(fixed)
-    return cls(**kwargs)
+        values.append(value)
+    extra: Mapping[str, Any] = (
+        _NOTHING_EXTRA
+        if data.keys() <= plan.known
+        else {k: v for k, v in data.items() if k not in plan.known}
+    )
+    if plan.make is not None and not fixed:
+        built: M = plan.make(*values, extra)
+        return built
+    kwargs = {name: value for (name, _, _), value in zip(plan.names, values, strict=True)}
+    return cls(**kwargs, extra=extra, **fixed)

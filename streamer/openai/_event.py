@@ -8,13 +8,18 @@ from typing import Any, ClassVar
 from attrs import define, field
 
 from .. import sse
+from ._lazy import Lazy
 
 __all__ = ["StreamEvent", "UnknownEvent"]
 
 
 @define(frozen=True, slots=True)
-class StreamEvent:
-    """Base of every typed event: the raw SSE event behind it and its position in the stream."""
+class StreamEvent(Lazy):
+    """Base of every typed event: the raw SSE event behind it and its position in the stream.
+
+    Read-only: assigning a field raises ``attrs.exceptions.FrozenInstanceError``. A hot path may
+    build ``data`` on first read (see ``streamer.openai._lazy``); that is invisible to users.
+    """
 
     #: The SSE event name this class stands for.
     event: ClassVar[str] = ""

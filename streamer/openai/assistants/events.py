@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any, ClassVar, cast
 
 from attrs import define
@@ -11,6 +13,7 @@ from ...errors import DecodeError
 from .._build import Model, ShapeError, build
 from .._core import loads
 from .._event import StreamEvent, UnknownEvent
+from .._lazy import ESCAPED_STRING, INDEX, STRING, json_string, lazy_state, maker, setter
 from .models import (
     ContentDeltaBlock,
     ErrorObject,
@@ -231,6 +234,15 @@ class ThreadMessageDelta(StreamEvent):
     event: ClassVar[str] = "thread.message.delta"
     data: MessageDeltaEvent
 
+    def text(self) -> str:
+        """The text this delta adds: its text blocks' values, concatenated (cheap on the hot path)."""
+        state = lazy_state(self)
+        if state is not None and state[0] is _fill_text_delta:
+            value: str = state[1][2]
+            return value
+        delta = self.data.delta
+        return delta.text() if delta is not None else ""
+
 
 @define(frozen=True, slots=True)
 class ThreadMessageCompleted(MessageEvent):
@@ -338,6 +350,44 @@ def decode_with_payload(raw: sse.Event, index: int) -> tuple[AssistantEvent, Any
         raise DecodeError(name, index, raw.data, f"unexpected shape at {exc}", path=exc.path) from None
     event: AssistantEvent = cast(Any, cls)(data, raw=raw, index=index)
     return event, payload
+
+
+#: The common ``thread.message.delta``: one plain text block, as the API sends it byte for byte.
+#: Groups: message id (no escapes), block index, text (JSON escapes allowed), ``"annotations":[]``.
+_TEXT_DELTA = re.compile(
+    rf'\{{"id":"({STRING})","object":"thread\.message\.delta","delta":\{{"content":\[\{{"index":({INDEX}),'
+    rf'"type":"text","text":\{{"value":"({ESCAPED_STRING})"(,"annotations":\[\])?\}}\}}\]\}}\}}'
+).fullmatch
+_make_text_delta: Callable[..., ThreadMessageDelta] = maker(ThreadMessageDelta, "raw", "index", lazy=True)
+_set_data = setter(ThreadMessageDelta, "data")
+
+#: What the hot path captured: message id, block index (its digits), text (unescaped), and
+#: ``"annotations":[]`` when the delta had it (else None).
+TextDeltaCapture = tuple[str, str, str, "str | None"]
+
+
+def _fill_text_delta(event: ThreadMessageDelta, capture: TextDeltaCapture) -> None:
+    """Build the ``data`` of a hot-path text delta (cannot fail: the match checked every value)."""
+    ident, position, value, annotated = capture
+    block = TextDeltaBlock(int(position), "text", TextDelta(value, None if annotated is None else []))
+    _set_data(event, MessageDeltaEvent(ident, "thread.message.delta", MessageDelta(None, [block])))
+
+
+def hot_text_delta(raw: sse.Event, index: int) -> tuple[ThreadMessageDelta, TextDeltaCapture] | None:
+    """The hot path for the common text delta: the event (``data`` built on first read) and what it
+    holds; None for anything else, which :func:`decode_event` then decodes (or rejects) in full.
+    """
+    match = _TEXT_DELTA(raw.data)
+    if match is None:
+        return None
+    capture: TextDeltaCapture = match.groups()  # type: ignore[assignment]
+    value = capture[2]
+    if "\\" in value:
+        text = json_string(value)
+        if text is None:
+            return None  # a bad escape: the full path names it
+        capture = (capture[0], capture[1], text, capture[3])
+    return _make_text_delta(raw, index, (_fill_text_delta, capture)), capture
 
 
 _DELTA_EVENT_KEYS = frozenset({"id", "object", "delta"})

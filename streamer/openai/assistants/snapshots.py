@@ -22,7 +22,12 @@ def _is_text_block(blocks: list[Any], index: int | None) -> bool:
 
 @define(slots=True)
 class Snapshots:
-    """The state of a run as its events arrive: messages, run steps, the run, all text so far."""
+    """The state of a run as its events arrive: messages, run steps, the run, all text so far.
+
+    The streamed text is kept once: ``_text`` holds every piece in arrival order (what ``text()``
+    joins), and a message's text blocks refer to runs of it (``_runs``) until something needs the
+    text in the snapshot itself; a message is assembled from both when it is read.
+    """
 
     _messages: dict[str, dict[str, Any]] = field(factory=dict)
     _steps: dict[str, dict[str, Any]] = field(factory=dict)
@@ -30,14 +35,15 @@ class Snapshots:
     _current_step: str | None = None
     _completed: list[str] = field(factory=list)
     _text: list[str] = field(factory=list)
-    # Text appended to a message's text blocks and not folded into its snapshot yet, by block
-    # index: joining once on demand keeps a long message linear instead of quadratic.
-    _pieces: dict[str, dict[int, list[str]]] = field(factory=dict)
+    # Text appended to a message's text blocks and not in its snapshot yet: message key -> block
+    # index -> flat [start, end, start, end, ...] ranges of ``_text``. Joining once on demand keeps
+    # a long message linear, and the ranges keep the text once.
+    _runs: dict[str, dict[int, list[int]]] = field(factory=dict)
 
     def message_created(self, message: dict[str, Any]) -> None:
         """A message started (or was re-sent whole): it becomes the current message."""
         key = message.get("id") or f"message-{len(self._messages)}"
-        self._pieces.pop(key, None)
+        self._runs.pop(key, None)
         self._messages[key] = copy.deepcopy(message)
         self._current_message = key
 
@@ -48,33 +54,60 @@ class Snapshots:
         if not isinstance(snapshot.get("content"), list):
             snapshot["content"] = []
         delta = event.get("delta") or {}
-        if not self._append_text(key, snapshot["content"], delta):
-            self._fold(key)
-            merge_delta(snapshot, delta, "data.delta")
         self._current_message = key
+        if self._append_text(key, snapshot["content"], delta):
+            return  # its pieces are the delta's text
+        self._fold(key)
+        merge_delta(snapshot, delta, "data.delta")
         if text:
-            self._text.append(text)
+            self._text.append(text)  # in the snapshot too: this rare delta's text is kept twice
+
+    def text_piece(self, ident: str | None, index: int, value: str) -> bool:
+        """Fold more text for text block ``index`` of message ``ident`` (the common delta).
+
+        False, folding nothing, if the message has no text block there yet: the caller then folds
+        the whole delta with :meth:`message_text`.
+        """
+        key = ident or self._current_message or "message-0"
+        noted = self._runs.get(key)
+        runs = noted.get(index) if noted is not None else None
+        if runs is None:
+            snapshot = self._messages.get(key)
+            targets = snapshot.get("content") if snapshot is not None else None
+            if not isinstance(targets, list) or not _is_text_block(targets, index):
+                return False
+            runs = self._runs.setdefault(key, {}).setdefault(index, [])
+        text = self._text
+        end = len(text)
+        text.append(value)
+        if runs and runs[-1] == end:
+            runs[-1] = end + 1
+        else:
+            runs += (end, end + 1)
+        self._current_message = key
+        return True
+
+    def _note(self, runs: list[int], value: str) -> None:
+        """Append ``value`` to the text and to a block's ranges of it."""
+        text = self._text
+        end = len(text)
+        text.append(value)
+        if runs and runs[-1] == end:
+            runs[-1] = end + 1
+        else:
+            runs += (end, end + 1)
 
     def message_text(self, event: MessageDeltaEvent) -> None:
         """Fold a delta made only of plain text blocks (the common case) into its message."""
         delta = event.delta
         blocks = delta.content if delta is not None and delta.content is not None else []
-        key = event.id or self._current_message or "message-0"
-        noted = self._pieces.get(key)
-        if noted is not None and len(blocks) == 1:
-            # More text for a block this message already has pieces for: checked when they began.
+        if len(blocks) == 1:
             block = blocks[0]
-            texts = (
-                noted.get(block.index)
-                if isinstance(block, TextDeltaBlock) and block.index is not None
-                else None
-            )
-            if texts is not None and isinstance(block, TextDeltaBlock):
+            if isinstance(block, TextDeltaBlock) and block.index is not None:
                 value = (block.text.value if block.text is not None else None) or ""
-                texts.append(value)
-                self._text.append(value)
-                self._current_message = key
-                return
+                if self.text_piece(event.id, block.index, value):
+                    return
+        key = event.id or self._current_message or "message-0"
         snapshot = self._messages.get(key)
         targets = snapshot.get("content") if snapshot is not None else None
         if not isinstance(targets, list) or not all(
@@ -82,12 +115,11 @@ class Snapshots:
         ):
             self.message_delta(event.to_dict(), delta.text() if delta is not None else "")
             return
-        pieces = self._pieces.setdefault(key, {})
+        noted = self._runs.setdefault(key, {})
         for block in blocks:
             if isinstance(block, TextDeltaBlock) and block.index is not None:  # checked above; for mypy
                 value = (block.text.value if block.text is not None else None) or ""
-                pieces.setdefault(block.index, []).append(value)
-                self._text.append(value)
+                self._note(noted.setdefault(block.index, []), value)
         self._current_message = key
 
     def _append_text(self, key: str, blocks: list[Any], delta: dict[str, Any]) -> bool:
@@ -105,25 +137,47 @@ class Snapshots:
                 return False
             if not _is_text_block(blocks, index):
                 return False
-        pieces = self._pieces.setdefault(key, {})
+        noted = self._runs.setdefault(key, {})
         for block in content:
-            pieces.setdefault(block["index"], []).append(block["text"]["value"])
+            self._note(noted.setdefault(block["index"], []), block["text"]["value"])
         return True
 
+    def _joined(self, runs: list[int]) -> str:
+        """The text in ``runs`` (ranges of ``_text``)."""
+        text = self._text
+        if len(runs) == 2:
+            return "".join(text[runs[0] : runs[1]])
+        return "".join("".join(text[runs[i] : runs[i + 1]]) for i in range(0, len(runs), 2))
+
     def _fold(self, key: str) -> None:
-        """Fold the noted text of message ``key`` into its snapshot."""
-        pieces = self._pieces.pop(key, None)
-        if not pieces:
+        """Move the noted text of message ``key`` into its snapshot (before a delta merged in full)."""
+        noted = self._runs.pop(key, None)
+        if not noted:
             return
         blocks = self._messages[key]["content"]
-        for index, texts in pieces.items():
+        for index, runs in noted.items():
             text = blocks[index]["text"]
-            text["value"] = (text.get("value") or "") + "".join(texts)
+            text["value"] = (text.get("value") or "") + self._joined(runs)
+
+    def _assembled(self, key: str) -> dict[str, Any]:
+        """Message ``key`` with its noted text, without copying that text into the snapshot."""
+        snapshot = self._messages[key]
+        noted = self._runs.get(key)
+        if not noted:
+            return snapshot
+        content = list(snapshot["content"])
+        for index, runs in noted.items():
+            block = dict(content[index])
+            text = dict(block["text"])
+            text["value"] = (text.get("value") or "") + self._joined(runs)
+            block["text"] = text
+            content[index] = block
+        return {**snapshot, "content": content}
 
     def message_done(self, message: dict[str, Any]) -> None:
         """A message completed or ended incomplete: the server's copy is the final word."""
         key = message.get("id") or self._current_message or "message-0"
-        self._pieces.pop(key, None)
+        self._runs.pop(key, None)
         self._messages[key] = copy.deepcopy(message)
         self._current_message = key
         if key not in self._completed:
@@ -146,8 +200,7 @@ class Snapshots:
         """The message being written, assembled from its deltas so far."""
         if self._current_message is None:
             return None
-        self._fold(self._current_message)
-        return Message.from_dict(self._messages[self._current_message])
+        return Message.from_dict(self._assembled(self._current_message))
 
     def current_run_step(self) -> RunStep | None:
         """The run step in progress, with tool call arguments assembled so far."""
@@ -157,9 +210,7 @@ class Snapshots:
 
     def final_messages(self) -> list[Message]:
         """Every message that completed (or ended incomplete), in order."""
-        for key in self._completed:
-            self._fold(key)
-        return [Message.from_dict(self._messages[key]) for key in self._completed]
+        return [Message.from_dict(self._assembled(key)) for key in self._completed]
 
     def text(self) -> str:
         """All message text streamed so far."""

@@ -30,6 +30,7 @@ from .events import (
     ThreadRunRequiresAction,
     ThreadRunStepDelta,
     decode_with_payload,
+    hot_text_delta,
 )
 from .models import ErrorObject, Message, MessageDeltaEvent, RequiredActionFunctionToolCall, Run, RunStep
 from .models import RunStepDeltaEvent as RunStepDeltaData
@@ -59,9 +60,22 @@ class RunProtocol:
     error: StreamAPIError | None = None
     #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
     keep_snapshots: bool = True
+    #: False: never take the hot path (the full path is the reference the hot path is tested against).
+    hot: bool = True
 
     def accept(self, raw: sse.Event) -> AssistantEvent:
         """Decode one SSE event and fold it into the state (raises DecodeError or ShapeError)."""
+        if raw.event == "thread.message.delta" and self.hot:
+            found = hot_text_delta(raw, self.index)
+            if found is not None:
+                delta, (ident, position, value, _) = found
+                if self.keep_snapshots and not self.snapshots.text_piece(
+                    ident, 0 if position == "0" else int(position), value
+                ):
+                    self.snapshots.message_text(delta.data)
+                self.index += 1
+                self.last = delta
+                return delta
         event, payload = decode_with_payload(raw, self.index)
         snapshots = self.snapshots
         if not self.keep_snapshots:
@@ -154,8 +168,8 @@ class _Unwrappers:
     def text_delta(self) -> tuple[str, bool]:
         """The text the current event adds, if it is a message delta carrying text."""
         event = self._current
-        if isinstance(event, ThreadMessageDelta) and event.data.delta is not None:
-            text = event.data.delta.text()
+        if isinstance(event, ThreadMessageDelta):
+            text = event.text()
             return text, bool(text)
         return "", False
 
