@@ -1,56 +1,68 @@
 """The hot path of a chat stream: the common ``chat.completion.chunk`` read by one anchored regex.
 
 A chunk of the shape the API sends for streamed text (one choice, index 0, a delta with
-``content`` and maybe ``role``, no logprobs, no finish reason, keys in the API's order) is read
-without decoding its JSON into a dict. Anything else (a key out of place, whitespace, an unknown
-field, a wrong type, a finish reason, tool calls, usage...) does not match, and the caller takes
-the full path: ``json.loads`` and the model builder. A match guarantees that the full path would
-succeed and see the same role and content.
+``content`` and maybe ``role`` and ``"refusal":null``, no logprobs, no finish reason, no usage,
+keys in the API's order, no whitespace) is read without decoding its JSON into a dict: the event
+is built with its ``data`` left for the first read (see ``streamer.openai._lazy``), and the role
+and content go straight into the snapshots. Anything else (a key out of place, whitespace, an
+unknown field, a wrong type, an escape the loader refuses...) does not match, and the caller takes
+the full path, which decodes (or rejects) it. A match guarantees the full path would succeed and
+see the same role and content: the uncaptured strings hold no escapes, the numbers are short.
 """
 
 from __future__ import annotations
 
-from json.decoder import scanstring
-from re import compile as _compile
+import re
+from collections.abc import Callable
 
-__all__ = ["match_text_chunk", "string_at"]
+from ... import sse
+from .._build import build
+from .._core import loads
+from .._lazy import ESCAPED_STRING, INDEX, STRING, json_string, maker, setter
+from .models import ChatChunk, ChatCompletionChunk
 
-#: Any JSON string token; the body of one (between the quotes), for a group.
-_BODY = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
-STRING = f'"{_BODY}"'
-#: A JSON integer short enough for any int conversion limit.
-INT = r"-?(?:0|[1-9][0-9]{0,17})"
-_STRING_OR_NULL = f"(?:{STRING}|null)"
+__all__ = ["TextCapture", "fill_text_chunk", "hot_text_chunk"]
 
-_TEXT_CHUNK = _compile(
-    r'\{"id":' + STRING + r',"object":' + STRING + r',"created":' + INT + r',"model":' + STRING
-    + r',(?:"service_tier":' + _STRING_OR_NULL + r",)?"
-    + r'"system_fingerprint":' + _STRING_OR_NULL
-    + r',"choices":\[\{"index":0,"delta":\{'
-    + r'(?:"role":"(?P<role>' + _BODY + r')",)?'
-    + r'"content":(?:"(?P<content>' + _BODY + r')"|null)'
-    + r'(?:,"refusal":null)?'
-    + r'\},"logprobs":null,"finish_reason":null\}\]'
-    + r'(?:,"usage":null)?'
-    + r'(?:,"obfuscation":' + STRING + r")?\}"
+_OR_NULL = f'(?:"{STRING}"|null)'
+
+#: Groups: the role (if the delta has one) and the content (None for ``"content":null``).
+_TEXT_CHUNK = re.compile(
+    rf'\{{"id":"{STRING}","object":"{STRING}","created":(?:{INDEX}),"model":"{STRING}",'
+    rf'(?:"service_tier":{_OR_NULL},)?"system_fingerprint":{_OR_NULL},'
+    rf'"choices":\[\{{"index":0,"delta":\{{(?:"role":"({ESCAPED_STRING})",)?'
+    rf'"content":(?:"({ESCAPED_STRING})"|null)(?:,"refusal":null)?\}},"logprobs":null,"finish_reason":null\}}\]'
+    rf'(?:,"usage":null)?(?:,"obfuscation":"{STRING}")?\}}'
 ).fullmatch
 
+_make_chunk: Callable[..., ChatChunk] = maker(ChatChunk, "raw", "index", lazy=True)
+_set_data = setter(ChatChunk, "data")
 
-def string_at(data: str, start: int, end: int) -> str:
-    """The JSON string whose body is ``data[start:end]``, unescaped only if it has a backslash."""
-    body = data[start:end]
-    if "\\" in body:
-        return scanstring(data, start)[0]
-    return body
+#: What the hot path captured: choice 0's role and content (each None when the chunk has none).
+TextCapture = tuple["str | None", "str | None"]
 
 
-def match_text_chunk(data: str) -> tuple[str | None, str | None] | None:
-    """``(role, content)`` of a common text chunk, or None: take the full path."""
-    found = _TEXT_CHUNK(data)
-    if found is None:
+def fill_text_chunk(event: ChatChunk, capture: TextCapture) -> None:
+    """Build the ``data`` of a hot-path chunk (cannot fail: the match checked every value)."""
+    payload = loads("chat.completion.chunk", event.index, event.raw.data)
+    _set_data(event, build(ChatCompletionChunk, payload, "data"))
+
+
+def hot_text_chunk(raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] | None:
+    """The event for a common text chunk (``data`` built on first read) and its role and content.
+
+    None for anything else: the full path then decodes (or rejects) it.
+    """
+    match = _TEXT_CHUNK(raw.data)
+    if match is None:
         return None
-    start, end = found.span("content")
-    content = None if start < 0 else string_at(data, start, end)
-    start, end = found.span("role")
-    role = None if start < 0 else string_at(data, start, end)
-    return role, content
+    role, content = match.groups()
+    if role is not None and "\\" in role:
+        role = json_string(role)
+        if role is None:
+            return None  # an escape the loader refuses: the full path names it
+    if content is not None and "\\" in content:
+        content = json_string(content)
+        if content is None:
+            return None
+    capture = (role, content)
+    return _make_chunk(raw, index, (fill_text_chunk, capture)), capture

@@ -18,6 +18,8 @@ from .._build import build
 from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
 from .._event import UnknownEvent
+from .._lazy import lazy_state
+from ._fast import fill_text_chunk, hot_text_chunk
 from .models import (
     ChatChunk,
     ChatCompletionChunk,
@@ -106,6 +108,8 @@ class ChatProtocol:
     has_content: bool = False
     #: False: keep no snapshots and no text (a relay or a pipe that only passes deltas on).
     keep_snapshots: bool = True
+    #: False: never take the hot path (the full path is the reference the hot path is tested against).
+    hot: bool = True
 
     def accept(self, raw: sse.Event) -> ChatChunk | UnknownEvent | None:
         """Decode one SSE event; ``[DONE]`` ends the stream and is not handed out."""
@@ -114,6 +118,12 @@ class ChatProtocol:
         elif raw.data == "[DONE]":
             self.done = True
             return None
+        elif self.hot and (found := hot_text_chunk(raw, self.index)) is not None:
+            event, (role, content) = found
+            if self.keep_snapshots:
+                self._fold_text(role, content)
+            elif content:
+                self.has_content = True
         else:
             payload = loads(_CHUNK, self.index, raw.data)
             if type(payload) is dict and "choices" not in payload and isinstance(payload.get("error"), dict):
@@ -130,6 +140,18 @@ class ChatProtocol:
         self.index += 1
         self.last = event
         return event
+
+    def _fold_text(self, role: str | None, content: str | None) -> None:
+        """What :meth:`_fold` does for a hot-path chunk: choice 0's role and content."""
+        snapshot = self.choices.get(0)
+        if snapshot is None:
+            snapshot = self.choices[0] = _ChoiceSnapshot()  # index 0 is always within bounds
+        if role is not None:
+            snapshot.role = role
+        if content:
+            snapshot.content.append(content)
+            self.has_content = True
+            self.text.append(content)
 
     def _check(self, choices: list[ChunkChoice]) -> None:
         """Without snapshots: only note whether choice 0 has content."""
@@ -179,6 +201,17 @@ class ChatProtocol:
         )
 
 
+def _hot_capture(event: object) -> tuple[str | None, str | None] | None:
+    """The role and content of a hot-path chunk whose ``data`` is not built yet (else None)."""
+    if type(event) is not ChatChunk:
+        return None
+    state = lazy_state(event)
+    if state is None or state[0] is not fill_text_chunk:
+        return None
+    capture: tuple[str | None, str | None] = state[1]
+    return capture
+
+
 class _ChatUnwrappers:
     """The ``(value, ok)`` helpers and snapshots, shared by the sync and async chat streams."""
 
@@ -187,6 +220,10 @@ class _ChatUnwrappers:
 
     def text_delta(self) -> tuple[str, bool]:
         """The text the current chunk adds to choice 0: its content, else its audio transcript."""
+        capture = _hot_capture(self._current)
+        if capture is not None:
+            content = capture[1]
+            return (content, True) if content else ("", False)
         delta = self._delta(0)
         if delta is None:
             return "", False
@@ -199,6 +236,10 @@ class _ChatUnwrappers:
 
     def content_delta(self, choice: int = 0) -> tuple[str, bool]:
         """The content text the current chunk adds to ``choice``."""
+        capture = _hot_capture(self._current)
+        if capture is not None:
+            content = capture[1] if choice == 0 else None
+            return (content, True) if content else ("", False)
         delta = self._delta(choice)
         text = delta.content if delta is not None else None
         return (text, True) if text else ("", False)
@@ -224,6 +265,8 @@ class _ChatUnwrappers:
 
     def finish_reason(self, choice: int = 0) -> tuple[str | None, bool]:
         """Why ``choice`` stopped, if the current chunk says so."""
+        if _hot_capture(self._current) is not None:
+            return None, False  # a hot-path chunk has no finish reason
         for item in self._choices():
             if (item.index or 0) == choice and item.finish_reason is not None:
                 return item.finish_reason, True
@@ -232,6 +275,8 @@ class _ChatUnwrappers:
     def usage(self) -> tuple[CompletionUsage | None, bool]:
         """The usage the current chunk carries (``stream_options.include_usage``)."""
         event = self._current
+        if _hot_capture(event) is not None:
+            return None, False  # a hot-path chunk has no usage
         if isinstance(event, ChatChunk) and event.data.usage is not None:
             return event.data.usage, True
         return None, False
