@@ -20,6 +20,7 @@ from .._build import ShapeError, build
 from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
 from .._event import UnknownEvent
+from ._fast import accept_text_delta
 from .events import (
     EVENTS,
     ResponseErrorEvent,
@@ -71,10 +72,16 @@ class ResponseProtocol:
     #: How many output items, and content parts per item, the indexes so far imply (for bounds checks).
     outputs: int = 0
     contents: dict[int, int] = field(factory=dict)
+    #: False: never take the hot path (the full path is the reference the hot path is tested against).
+    hot: bool = True
 
     def accept(self, raw: sse.Event) -> ResponseEvent | UnknownEvent:
         """Decode one SSE event and fold it into the snapshots."""
         name = raw.event
+        if self.hot and name == "response.output_text.delta":  # the hot path (responses/_fast.py)
+            hot = accept_text_delta(self, raw)
+            if hot is not None:
+                return hot
         cls = EVENTS.get(name)
         if cls is None and name != "message":
             return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index))
