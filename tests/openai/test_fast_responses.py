@@ -39,7 +39,7 @@ def _is_common(data: str) -> bool:
     """The shape the hot path is for, told from the decoded JSON."""
     payload = json.loads(data)
     return (
-        list(payload)[0] == "type"
+        next(iter(payload)) == "type"
         and set(payload) <= HOT_KEYS | {"obfuscation"}
         and all(
             type(payload[k]) is int
