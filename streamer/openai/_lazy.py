@@ -30,7 +30,7 @@ text, snapshots and errors for every input (``tests/openai/test_fast_assistants.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import DecodeError
 
@@ -51,15 +51,17 @@ class Lazy:
 
     __slots__ = ("_lazy",)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup failed: an unset slot, or a name that does not exist.
-        try:
-            fill, state = _lazy_get(self, Lazy)
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
-        _lazy_del(self)
-        fill(self, state)
-        return object.__getattribute__(self, name)
+    if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+        def __getattr__(self, name: str) -> Any:
+            # Only called when normal lookup failed: an unset slot, or a name that does not exist.
+            try:
+                fill, state = _lazy_get(self, Lazy)
+            except AttributeError:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+            _lazy_del(self)
+            fill(self, state)
+            return object.__getattribute__(self, name)
 
 
 _lazy_slot: Any = Lazy.__dict__["_lazy"]
