@@ -308,3 +308,30 @@ def test_over_a_real_socket_the_hot_path_gives_what_the_full_path_gives() -> Non
         assert stream.final_messages() == full.snapshots.final_messages()
     assert got == expected and [type(e) for e in got] == [type(e) for e in expected]
     assert any(isinstance(e, ThreadMessageDelta) for e in got)
+
+
+def test_a_wrong_shape_next_to_the_hot_path_fails_at_next_naming_the_field() -> None:
+    good = (
+        '{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",'
+        '"text":{"value":"Hi"}}]}}'
+    )
+    bad = good.replace('"index":0', '"index":"0"')
+    body = "".join(
+        f"event: {n}\ndata: {d}\n\n"
+        for n, d in [
+            ("thread.message.created", json.dumps(WITH_BLOCK)),
+            ("thread.message.delta", good),
+            ("thread.message.delta", bad),
+        ]
+    )
+    stream = RunStream.from_chunks([body.encode()])
+    assert stream.next() and stream.next()
+    assert stream.text_delta() == ("Hi", True)
+    assert not stream.next()
+    error = stream.err()
+    assert isinstance(error, DecodeError)
+    assert (error.event, error.index, error.path) == (
+        "thread.message.delta",
+        2,
+        "data.delta.content[0].index",
+    )
