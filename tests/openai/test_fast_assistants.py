@@ -335,3 +335,34 @@ def test_a_wrong_shape_next_to_the_hot_path_fails_at_next_naming_the_field() -> 
         2,
         "data.delta.content[0].index",
     )
+
+
+def test_the_streamed_text_is_kept_once_even_after_reading_the_snapshot() -> None:
+    import gc
+    import tracemalloc
+
+    piece = "word " * 10_000  # 50 KB per delta, 1 MB in all
+    template = (
+        '{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",'
+        '"text":{"value":"%s"}}]}}'
+    )
+    tracemalloc.start()
+    try:
+        protocol = RunProtocol()
+        protocol.accept(_created(WITH_BLOCK))
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(20):
+            protocol.accept(sse.Event("thread.message.delta", template % f"{n:02d}{piece[2:]}"))
+            if n % 5 == 4:
+                message = protocol.snapshots.current_message()
+                assert message is not None and message.content is not None
+                del message
+        protocol.last = None  # the last event holds one delta's raw JSON, not the text kept
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    text = protocol.snapshots.text()
+    assert len(text) == 20 * len(piece)  # the created message's "Hi" is not streamed text
+    assert kept < 1.3 * 20 * len(piece), f"{kept:,} bytes kept for {20 * len(piece):,} bytes of text"
