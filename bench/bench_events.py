@@ -14,8 +14,8 @@ SSE events: JSON, typed event, snapshots), the cost the hot path is about.
 ``--icount`` counts instructions per event under valgrind instead (repeatable on a busy machine),
 with the same measuring helper as ``bench_sse.py --icount``.
 
-    python bench/bench_events.py [--rounds N] [--quick]
-    python bench/bench_events.py --icount
+    python bench/bench_events.py [--rounds N] [--quick] [--kind KIND]...
+    python bench/bench_events.py --icount [--kind KIND]...
 """
 
 from __future__ import annotations
@@ -186,6 +186,8 @@ def wall_clock(args: argparse.Namespace) -> None:
     print(header)
     print("-" * len(header))
     for kind, (make, mine, theirs, goal) in KINDS.items():
+        if args.kind and kind not in args.kind:
+            continue
         chunks = split(make(deltas), 1024, 16384)
         contenders: dict[str, Callable[[], int]] = {
             "streamer typed": lambda f=mine, c=chunks: f(c),  # type: ignore[misc]
@@ -236,6 +238,8 @@ def icount(args: argparse.Namespace) -> None:
     print("-" * len(header))
     with tempfile.TemporaryDirectory(prefix="bench-icount-") as tmp:
         for kind, (make, _, _, _) in KINDS.items():
+            if args.kind and kind not in args.kind:
+                continue
             path = Path(tmp) / f"{kind}.sse"
             path.write_bytes(make(deltas))
             per_event: dict[str, float] = {}
@@ -255,6 +259,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (best of these)")
     parser.add_argument("--quick", action="store_true", help="2 rounds over shorter streams")
     parser.add_argument("--icount", action="store_true", help="instructions per event under valgrind")
+    parser.add_argument("--kind", action="append", choices=list(KINDS), help="only these kinds")
     parser.add_argument("--hot-loop", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hot_loop:

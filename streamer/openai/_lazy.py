@@ -3,8 +3,10 @@
 Every typed event (:class:`~streamer.openai._event.StreamEvent`) and wire model
 (:class:`~streamer.openai._build.Model`) derives from :class:`Lazy`: besides its attrs fields it
 has one hidden slot, ``_lazy``. An object may be built with some fields left unset and ``_lazy``
-holding ``(fill, state)``; the first read of an unset field calls ``fill(obj, state)``, which must
-set every unset field (with :func:`setter`), and the read then goes on as usual. Equality, repr,
+holding ``(fill, state)``; the first read of an unset field calls ``fill(obj, state)``, which sets
+unset fields (with :func:`setter`), and the read then goes on as usual. A fill may set the cheap
+fields only and leave another ``(fill, state)`` in ``_lazy`` for the rest (two stages: ``raw`` and
+``index`` first, ``data`` on its first read). Equality, repr,
 ``attrs.fields``, ``attrs.asdict``, pickling and ``evolve`` all read fields by name, so they see a
 lazy object exactly as an eager one. Objects stay read-only to users: the attrs classes are frozen
 (assignment raises ``attrs.exceptions.FrozenInstanceError``); only the slot setters here, which
@@ -30,7 +32,7 @@ text, snapshots and errors for every input (``tests/openai/test_fast_assistants.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import DecodeError
 
@@ -51,15 +53,17 @@ class Lazy:
 
     __slots__ = ("_lazy",)
 
-    def __getattr__(self, name: str) -> Any:
-        # Only called when normal lookup failed: an unset slot, or a name that does not exist.
-        try:
-            fill, state = _lazy_get(self, Lazy)
-        except AttributeError:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
-        _lazy_del(self)
-        fill(self, state)
-        return object.__getattribute__(self, name)
+    if not TYPE_CHECKING:  # hidden from type checkers, which would otherwise accept any name
+
+        def __getattr__(self, name: str) -> Any:
+            # Only called when normal lookup failed: an unset slot, or a name that does not exist.
+            try:
+                fill, state = _lazy_get(self, Lazy)
+            except AttributeError:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+            _lazy_del(self)
+            fill(self, state)  # it may leave a further (fill, state) for the fields it left unset
+            return getattr(self, name)
 
 
 _lazy_slot: Any = Lazy.__dict__["_lazy"]

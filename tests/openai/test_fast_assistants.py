@@ -308,3 +308,61 @@ def test_over_a_real_socket_the_hot_path_gives_what_the_full_path_gives() -> Non
         assert stream.final_messages() == full.snapshots.final_messages()
     assert got == expected and [type(e) for e in got] == [type(e) for e in expected]
     assert any(isinstance(e, ThreadMessageDelta) for e in got)
+
+
+def test_a_wrong_shape_next_to_the_hot_path_fails_at_next_naming_the_field() -> None:
+    good = (
+        '{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",'
+        '"text":{"value":"Hi"}}]}}'
+    )
+    bad = good.replace('"index":0', '"index":"0"')
+    body = "".join(
+        f"event: {n}\ndata: {d}\n\n"
+        for n, d in [
+            ("thread.message.created", json.dumps(WITH_BLOCK)),
+            ("thread.message.delta", good),
+            ("thread.message.delta", bad),
+        ]
+    )
+    stream = RunStream.from_chunks([body.encode()])
+    assert stream.next() and stream.next()
+    assert stream.text_delta() == ("Hi", True)
+    assert not stream.next()
+    error = stream.err()
+    assert isinstance(error, DecodeError)
+    assert (error.event, error.index, error.path) == (
+        "thread.message.delta",
+        2,
+        "data.delta.content[0].index",
+    )
+
+
+def test_the_streamed_text_is_kept_once_even_after_reading_the_snapshot() -> None:
+    import gc
+    import tracemalloc
+
+    piece = "word " * 10_000  # 50 KB per delta, 1 MB in all
+    template = (
+        '{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",'
+        '"text":{"value":"%s"}}]}}'
+    )
+    tracemalloc.start()
+    try:
+        protocol = RunProtocol()
+        protocol.accept(_created(WITH_BLOCK))
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(20):
+            protocol.accept(sse.Event("thread.message.delta", template % f"{n:02d}{piece[2:]}"))
+            if n % 5 == 4:
+                message = protocol.snapshots.current_message()
+                assert message is not None and message.content is not None
+                del message
+        protocol.last = None  # the last event holds one delta's raw JSON, not the text kept
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    text = protocol.snapshots.text()
+    assert len(text) == 20 * len(piece)  # the created message's "Hi" is not streamed text
+    assert kept < 1.3 * 20 * len(piece), f"{kept:,} bytes kept for {20 * len(piece):,} bytes of text"

@@ -237,7 +237,7 @@ class ThreadMessageDelta(StreamEvent):
     def text(self) -> str:
         """The text this delta adds: its text blocks' values, concatenated (cheap on the hot path)."""
         state = lazy_state(self)
-        if state is not None and state[0] is _fill_text_delta:
+        if state is not None and state[0] in _HOT_FILLS:
             value: str = state[1][2]
             return value
         delta = self.data.delta
@@ -358,36 +358,50 @@ _TEXT_DELTA = re.compile(
     rf'\{{"id":"({STRING})","object":"thread\.message\.delta","delta":\{{"content":\[\{{"index":({INDEX}),'
     rf'"type":"text","text":\{{"value":"({ESCAPED_STRING})"(,"annotations":\[\])?\}}\}}\]\}}\}}'
 ).fullmatch
-_make_text_delta: Callable[..., ThreadMessageDelta] = maker(ThreadMessageDelta, "raw", "index", lazy=True)
+_make_text_delta: Callable[..., ThreadMessageDelta] = maker(ThreadMessageDelta, lazy=True)
+_set_raw = setter(ThreadMessageDelta, "raw")
+_set_index = setter(ThreadMessageDelta, "index")
 _set_data = setter(ThreadMessageDelta, "data")
+_set_lazy = setter(ThreadMessageDelta, "_lazy")
 
-#: What the hot path captured: message id, block index (its digits), text (unescaped), and
-#: ``"annotations":[]`` when the delta had it (else None).
-TextDeltaCapture = tuple[str, str, str, "str | None"]
+#: What the hot path captured: message id, block index (its digits), text (unescaped),
+#: ``"annotations":[]`` when the delta had it (else None); then the raw event and its index.
+TextDeltaCapture = tuple[str, str, str, "str | None", sse.Event, int]
+
+
+def _fill_head(event: ThreadMessageDelta, capture: TextDeltaCapture) -> None:
+    """Set ``raw`` and ``index`` of a hot-path text delta; ``data`` waits for its own first read."""
+    _set_raw(event, capture[4])
+    _set_index(event, capture[5])
+    _set_lazy(event, (_fill_text_delta, capture))
 
 
 def _fill_text_delta(event: ThreadMessageDelta, capture: TextDeltaCapture) -> None:
     """Build the ``data`` of a hot-path text delta (cannot fail: the match checked every value)."""
-    ident, position, value, annotated = capture
+    ident, position, value, annotated = capture[:4]
     block = TextDeltaBlock(int(position), "text", TextDelta(value, None if annotated is None else []))
     _set_data(event, MessageDeltaEvent(ident, "thread.message.delta", MessageDelta(None, [block])))
 
 
+_HOT_FILLS = (_fill_head, _fill_text_delta)
+
+
 def hot_text_delta(raw: sse.Event, index: int) -> tuple[ThreadMessageDelta, TextDeltaCapture] | None:
-    """The hot path for the common text delta: the event (``data`` built on first read) and what it
-    holds; None for anything else, which :func:`decode_event` then decodes (or rejects) in full.
+    """The hot path for the common text delta: the event (built as its fields are first read) and
+    what it holds; None for anything else, which :func:`decode_event` then decodes (or rejects) in
+    full.
     """
     match = _TEXT_DELTA(raw.data)
     if match is None:
         return None
-    capture: TextDeltaCapture = match.groups()  # type: ignore[assignment]
-    value = capture[2]
+    ident, position, value, annotated = match.groups()
     if "\\" in value:
         text = json_string(value)
         if text is None:
             return None  # a bad escape: the full path names it
-        capture = (capture[0], capture[1], text, capture[3])
-    return _make_text_delta(raw, index, (_fill_text_delta, capture)), capture
+        value = text
+    capture = (ident, position, value, annotated, raw, index)
+    return _make_text_delta((_fill_head, capture)), capture
 
 
 _DELTA_EVENT_KEYS = frozenset({"id", "object", "delta"})

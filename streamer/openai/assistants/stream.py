@@ -68,7 +68,7 @@ class RunProtocol:
         if raw.event == "thread.message.delta" and self.hot:
             found = hot_text_delta(raw, self.index)
             if found is not None:
-                delta, (ident, position, value, _) = found
+                delta, (ident, position, value, _, _, _) = found
                 if self.keep_snapshots and not self.snapshots.text_piece(
                     ident, 0 if position == "0" else int(position), value
                 ):
