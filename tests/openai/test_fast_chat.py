@@ -285,7 +285,7 @@ CHUNK = (
 def test_escaped_content_takes_the_hot_path_and_matches(value: str) -> None:
     raw = sse.Event("message", CHUNK % value)
     found = hot_text_chunk(raw, 0)
-    assert found is not None and found[1][1] == json.loads(f'"{value}"')
+    assert found is not None and found[1][3] == json.loads(f'"{value}"')
     run_both([raw, raw])
 
 

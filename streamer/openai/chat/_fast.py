@@ -21,7 +21,7 @@ from .._core import loads
 from .._lazy import ESCAPED_STRING, INDEX, STRING, json_string, maker, setter
 from .models import ChatChunk, ChatCompletionChunk
 
-__all__ = ["TextCapture", "fill_text_chunk", "hot_text_chunk"]
+__all__ = ["HOT_FILLS", "TextCapture", "fill_text_chunk", "hot_text_chunk"]
 
 _OR_NULL = f'(?:"{STRING}"|null)'
 
@@ -34,21 +34,36 @@ _TEXT_CHUNK = re.compile(
     rf'(?:,"usage":null)?(?:,"obfuscation":"{STRING}")?\}}'
 ).fullmatch
 
-_make_chunk: Callable[..., ChatChunk] = maker(ChatChunk, "raw", "index", lazy=True)
+_make_chunk: Callable[..., ChatChunk] = maker(ChatChunk, lazy=True)
+_set_raw = setter(ChatChunk, "raw")
+_set_index = setter(ChatChunk, "index")
 _set_data = setter(ChatChunk, "data")
+_set_lazy = setter(ChatChunk, "_lazy")
 
-#: What the hot path captured: choice 0's role and content (each None when the chunk has none).
-TextCapture = tuple["str | None", "str | None"]
+#: What the hot path captured: the raw event, its index, and choice 0's role and content (each
+#: None when the chunk has none).
+TextCapture = tuple[sse.Event, int, "str | None", "str | None"]
+
+
+def _fill_head(event: ChatChunk, capture: TextCapture) -> None:
+    """First read of a hot-path chunk: ``raw`` and ``index``; ``data`` waits for its own first read."""
+    _set_raw(event, capture[0])
+    _set_index(event, capture[1])
+    _set_lazy(event, (fill_text_chunk, capture))
 
 
 def fill_text_chunk(event: ChatChunk, capture: TextCapture) -> None:
     """Build the ``data`` of a hot-path chunk (cannot fail: the match checked every value)."""
-    payload = loads("chat.completion.chunk", event.index, event.raw.data)
-    _set_data(event, build(ChatCompletionChunk, payload, "data"))
+    raw, index = capture[0], capture[1]
+    _set_data(event, build(ChatCompletionChunk, loads("chat.completion.chunk", index, raw.data), "data"))
+
+
+#: The fills of a hot-path chunk whose ``data`` is not built yet (its capture is still at hand).
+HOT_FILLS = (_fill_head, fill_text_chunk)
 
 
 def hot_text_chunk(raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] | None:
-    """The event for a common text chunk (``data`` built on first read) and its role and content.
+    """The event for a common text chunk (fields built on first read) and what it holds.
 
     None for anything else: the full path then decodes (or rejects) it.
     """
@@ -64,5 +79,5 @@ def hot_text_chunk(raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] 
         content = json_string(content)
         if content is None:
             return None
-    capture = (role, content)
-    return _make_chunk(raw, index, (fill_text_chunk, capture)), capture
+    capture = (raw, index, role, content)
+    return _make_chunk((_fill_head, capture)), capture

@@ -19,7 +19,7 @@ from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
 from .._event import UnknownEvent
 from .._lazy import lazy_state
-from ._fast import fill_text_chunk, hot_text_chunk
+from ._fast import HOT_FILLS, TextCapture, hot_text_chunk
 from .models import (
     ChatChunk,
     ChatCompletionChunk,
@@ -119,7 +119,7 @@ class ChatProtocol:
             self.done = True
             return None
         elif self.hot and (found := hot_text_chunk(raw, self.index)) is not None:
-            event, (role, content) = found
+            event, (_, _, role, content) = found
             if self.keep_snapshots:
                 self._fold_text(role, content)
             elif content:
@@ -201,14 +201,14 @@ class ChatProtocol:
         )
 
 
-def _hot_capture(event: object) -> tuple[str | None, str | None] | None:
-    """The role and content of a hot-path chunk whose ``data`` is not built yet (else None)."""
+def _hot_capture(event: object) -> TextCapture | None:
+    """What the hot path captured for a chunk whose ``data`` is not built yet (else None)."""
     if type(event) is not ChatChunk:
         return None
     state = lazy_state(event)
-    if state is None or state[0] is not fill_text_chunk:
+    if state is None or state[0] not in HOT_FILLS:
         return None
-    capture: tuple[str | None, str | None] = state[1]
+    capture: TextCapture = state[1]
     return capture
 
 
@@ -222,7 +222,7 @@ class _ChatUnwrappers:
         """The text the current chunk adds to choice 0: its content, else its audio transcript."""
         capture = _hot_capture(self._current)
         if capture is not None:
-            content = capture[1]
+            content = capture[3]
             return (content, True) if content else ("", False)
         delta = self._delta(0)
         if delta is None:
@@ -238,7 +238,7 @@ class _ChatUnwrappers:
         """The content text the current chunk adds to ``choice``."""
         capture = _hot_capture(self._current)
         if capture is not None:
-            content = capture[1] if choice == 0 else None
+            content = capture[3] if choice == 0 else None
             return (content, True) if content else ("", False)
         delta = self._delta(choice)
         text = delta.content if delta is not None else None

@@ -8,8 +8,8 @@ short non-negative integers, ``logprobs`` only as ``[]``, and the delta as a str
 every JSON loader accepts (no surrogates). A key given twice keeps its last value, as in JSON.
 Anything else (nulls, other fields, whitespace, non-empty logprobs...) does not match, and the
 caller takes the full path, which decodes (or rejects) it. On a match the indexes are checked,
-the text folded, and the event built with its ``delta`` set and its other fields left for first
-read.
+the text folded, and the event built with its ``delta`` set and its other fields (``raw`` and ``index`` too)
+left for first read.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .events import ResponseOutputTextDelta
 if TYPE_CHECKING:
     from .stream import ResponseProtocol
 
-__all__ = ["DeltaCapture", "accept_text_delta", "fill_text_delta"]
+__all__ = ["DeltaCapture", "DeltaState", "accept_text_delta", "fill_text_delta"]
 
 #: A JSON string body whose escapes any loader decodes alike: no ``\u`` escape of a surrogate.
 SAFE_STRING = r'[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u(?![dD][89a-fA-F])[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*'
@@ -40,12 +40,20 @@ _TEXT_DELTA = re.compile(
 ).fullmatch
 
 _NAME = ResponseOutputTextDelta.event
-_make_delta: Callable[..., ResponseOutputTextDelta] = maker(
-    ResponseOutputTextDelta, "raw", "index", "delta", lazy=True
-)
+_make_delta: Callable[..., ResponseOutputTextDelta] = maker(ResponseOutputTextDelta, "delta", lazy=True)
 _SETTERS = [
     setter(ResponseOutputTextDelta, name)
-    for name in ("type", "sequence_number", "item_id", "output_index", "content_index", "logprobs", "extra")
+    for name in (
+        "raw",
+        "index",
+        "type",
+        "sequence_number",
+        "item_id",
+        "output_index",
+        "content_index",
+        "logprobs",
+        "extra",
+    )
 ]
 #: The ``extra`` of a model with no unknown fields (the builder's shared empty mapping).
 _NOTHING: Mapping[str, Any] = Model().extra
@@ -53,16 +61,20 @@ _NOTHING: Mapping[str, Any] = Model().extra
 #: What the regex captured: sequence number, item id, output index, content index, delta (as
 #: sent), ``[]`` and obfuscation, each None when absent.
 DeltaCapture = tuple["str | None", ...]
+#: The state a hot-path delta keeps for its first read: the raw event, its index, the capture.
+DeltaState = tuple[sse.Event, int, DeltaCapture]
 
 
 def _number(digits: str | None) -> int | None:
     return None if digits is None else 0 if digits == "0" else int(digits)
 
 
-def fill_text_delta(event: ResponseOutputTextDelta, capture: DeltaCapture) -> None:
+def fill_text_delta(event: ResponseOutputTextDelta, state: DeltaState) -> None:
     """Set the fields a hot-path delta left for first read (cannot fail: the match checked them)."""
-    sequence, item, output, content, _, logprobs, obfuscation = capture
-    kind, number, item_id, output_index, content_index, logprob_list, extra = _SETTERS
+    raw, index, (sequence, item, output, content, _, logprobs, obfuscation) = state
+    set_raw, set_index, kind, number, item_id, output_index, content_index, logprob_list, extra = _SETTERS
+    set_raw(event, raw)
+    set_index(event, index)
     kind(event, _NAME)
     number(event, _number(sequence))
     item_id(event, item)
@@ -99,7 +111,7 @@ def accept_text_delta(protocol: ResponseProtocol, raw: sse.Event) -> ResponseOut
             if part >= parts:
                 check_index(part, parts, "data.content_index")
                 protocol.contents[out] = part + 1
-    event = _make_delta(raw, protocol.index, delta, (fill_text_delta, capture))
+    event = _make_delta(delta, (fill_text_delta, (raw, protocol.index, capture)))
     if delta and protocol.keep_snapshots:
         protocol.text.append(delta)
     protocol.index += 1
