@@ -323,3 +323,26 @@ def test_over_a_real_socket_the_hot_path_gives_what_the_full_path_gives() -> Non
         assert stream.message() == full.choices[0].message(0)
     assert any(lazy_state(e) is not None for e in got)
     assert got == expected and [type(e) for e in got] == [type(e) for e in expected]
+
+
+@pytest.mark.anyio
+async def test_over_a_real_socket_the_async_stream_takes_the_hot_path_too() -> None:
+    from streamer.openai.client import AsyncClient
+    from streamer.testing.replay import ReplayServer, sse_reply
+
+    path = REAL / "chat_pydantic-ai_5.sse"
+    full = ChatProtocol(hot=False)
+    expected = [e for e in (full.accept(raw) for raw in RECORDED[path.name]) if e is not None]
+    with ReplayServer([sse_reply(path, chunk_size=29)]) as server:
+        async with AsyncClient("k", base_url=server.base_url) as client:
+            stream = await client.chat_completions_stream(model="m", messages=[])
+            got, pieces = [], []
+            while await stream.next():
+                got.append(stream.event())
+                text, ok = stream.text_delta()
+                if ok:
+                    pieces.append(text)
+            assert stream.err() is None
+            assert "".join(pieces) == stream.text() == "".join(full.text)
+    assert any(lazy_state(e) is not None for e in got)
+    assert got == expected
