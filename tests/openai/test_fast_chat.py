@@ -22,7 +22,7 @@ from streamer.errors import DecodeError
 from streamer.openai._core import _SHAPE_FAULTS, _decode_error
 from streamer.openai._lazy import lazy_state
 from streamer.openai.chat import ChatStream
-from streamer.openai.chat._fast import hot_text_chunk
+from streamer.openai.chat._fast import TextChunks, hot_text_chunk
 from streamer.openai.chat.models import ChatChunk
 from streamer.openai.chat.stream import ChatProtocol, _ChatUnwrappers
 
@@ -256,7 +256,8 @@ def test_mutated_chunks_decode_the_same_on_both_paths(data: st.DataObject | None
         hits = run_both([sse.Event("message", d) for d in TEXT_CHUNKS])
         assert hits == len(TEXT_CHUNKS)
         return
-    payload = json.loads(data.draw(st.sampled_from(TEXT_CHUNKS), label="recorded"))
+    recorded = data.draw(st.sampled_from(TEXT_CHUNKS), label="recorded")
+    payload = json.loads(recorded)
     if data.draw(st.booleans(), label="new text"):
         text = data.draw(st.one_of(st.sampled_from(ODD_TEXTS), st.text(max_size=8)), label="text")
         payload["choices"][0]["delta"]["content"] = text
@@ -268,7 +269,8 @@ def test_mutated_chunks_decode_the_same_on_both_paths(data: st.DataObject | None
         text = _text_mutation(text, data)
     chunk = sse.Event("message", text)
     follow = sse.Event("message", TEXT_CHUNKS[-1])
-    hits = run_both([chunk, follow, chunk, sse.Event("message", "[DONE]")])
+    # The recorded chunk first: the hot path remembers its head, and the mutated one shares it.
+    hits = run_both([sse.Event("message", recorded), chunk, follow, chunk, sse.Event("message", "[DONE]")])
     run_both([chunk, follow], keep_snapshots=False)
     event(f"hot-path hits: {hits}")
 
@@ -346,3 +348,15 @@ async def test_over_a_real_socket_the_async_stream_takes_the_hot_path_too() -> N
             assert "".join(pieces) == stream.text() == "".join(full.text)
     assert any(lazy_state(e) is not None for e in got)
     assert got == expected
+
+
+def test_a_remembered_head_does_not_let_a_wrong_tail_through() -> None:
+    good = CHUNK % "a"
+    bad_tail = good.replace('"logprobs":null', '"logprobs":5')
+    other_head = good.replace('"created":1', '"created":"1"')
+    chunks = TextChunks()
+    assert chunks.match(sse.Event("message", good), 0) is not None
+    assert chunks.match(sse.Event("message", bad_tail), 1) is None
+    assert chunks.match(sse.Event("message", other_head), 2) is None
+    run_both([sse.Event("message", d) for d in (good, good, bad_tail)])
+    run_both([sse.Event("message", d) for d in (good, other_head)])

@@ -21,17 +21,20 @@ from .._core import loads
 from .._lazy import ESCAPED_STRING, INDEX, STRING, json_string, maker, setter
 from .models import ChatChunk, ChatCompletionChunk
 
-__all__ = ["HOT_FILLS", "TextCapture", "fill_text_chunk", "hot_text_chunk"]
+__all__ = ["HOT_FILLS", "TextCapture", "TextChunks", "fill_text_chunk", "hot_text_chunk"]
 
 _OR_NULL = f'(?:"{STRING}"|null)'
 
-#: Groups: the role (if the delta has one) and the content (None for ``"content":null``).
-_TEXT_CHUNK = re.compile(
+#: Everything before choice 0's delta fields: the same in every chunk of a stream.
+_HEAD = re.compile(
     rf'\{{"id":"{STRING}","object":"{STRING}","created":(?:{INDEX}),"model":"{STRING}",'
     rf'(?:"service_tier":{_OR_NULL},)?"system_fingerprint":{_OR_NULL},'
-    rf'"choices":\[\{{"index":0,"delta":\{{(?:"role":"({ESCAPED_STRING})",)?'
-    rf'"content":(?:"({ESCAPED_STRING})"|null)(?:,"refusal":null)?\}},"logprobs":null,"finish_reason":null\}}\]'
-    rf'(?:,"usage":null)?(?:,"obfuscation":"{STRING}")?\}}'
+    rf'"choices":\[\{{"index":0,"delta":\{{'
+).match
+#: The rest. Groups: the role (if the delta has one) and the content (None for ``"content":null``).
+_TAIL = re.compile(
+    rf'(?:"role":"({ESCAPED_STRING})",)?"content":(?:"({ESCAPED_STRING})"|null)(?:,"refusal":null)?'
+    rf'\}},"logprobs":null,"finish_reason":null\}}\](?:,"usage":null)?(?:,"obfuscation":"{STRING}")?\}}'
 ).fullmatch
 
 _make_chunk: Callable[..., ChatChunk] = maker(ChatChunk, lazy=True)
@@ -62,22 +65,49 @@ def fill_text_chunk(event: ChatChunk, capture: TextCapture) -> None:
 HOT_FILLS = (_fill_head, fill_text_chunk)
 
 
-def hot_text_chunk(raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] | None:
-    """The event for a common text chunk (fields built on first read) and what it holds.
+class TextChunks:
+    """The hot path of one stream: it remembers the head of the last chunk it matched.
 
-    None for anything else: the full path then decodes (or rejects) it.
+    A chunk that starts with that very text needs only its tail matched: the head's id, model,
+    fingerprint... were checked once and are the same text again.
     """
-    match = _TEXT_CHUNK(raw.data)
-    if match is None:
-        return None
-    role, content = match.groups()
-    if role is not None and "\\" in role:
-        role = json_string(role)
-        if role is None:
-            return None  # an escape the loader refuses: the full path names it
-    if content is not None and "\\" in content:
-        content = json_string(content)
-        if content is None:
+
+    __slots__ = ("_head",)
+
+    def __init__(self) -> None:
+        self._head: str | None = None
+
+    def match(self, raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] | None:
+        """The event for a common text chunk (fields built on first read) and what it holds.
+
+        None for anything else: the full path then decodes (or rejects) it.
+        """
+        data = raw.data
+        head = self._head
+        if head is not None and data.startswith(head):
+            found = _TAIL(data, len(head))
+        else:
+            start = _HEAD(data)
+            if start is None:
+                return None
+            found = _TAIL(data, start.end())
+            if found is not None:
+                self._head = data[: start.end()]
+        if found is None:
             return None
-    capture = (raw, index, role, content)
-    return _make_chunk((_fill_head, capture)), capture
+        role, content = found.groups()
+        if role is not None and "\\" in role:
+            role = json_string(role)
+            if role is None:
+                return None  # an escape the loader refuses: the full path names it
+        if content is not None and "\\" in content:
+            content = json_string(content)
+            if content is None:
+                return None
+        capture = (raw, index, role, content)
+        return _make_chunk((_fill_head, capture)), capture
+
+
+def hot_text_chunk(raw: sse.Event, index: int) -> tuple[ChatChunk, TextCapture] | None:
+    """:meth:`TextChunks.match` for one chunk on its own (no head remembered)."""
+    return TextChunks().match(raw, index)

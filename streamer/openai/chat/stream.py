@@ -19,7 +19,7 @@ from .._core import AsyncTypedStream, TypedStream, loads, need_snapshots
 from .._deltas import ToolCalls, api_error, check_index
 from .._event import UnknownEvent
 from .._lazy import lazy_state
-from ._fast import HOT_FILLS, TextCapture, hot_text_chunk
+from ._fast import HOT_FILLS, TextCapture, TextChunks
 from .models import (
     ChatChunk,
     ChatCompletionChunk,
@@ -110,6 +110,8 @@ class ChatProtocol:
     keep_snapshots: bool = True
     #: False: never take the hot path (the full path is the reference the hot path is tested against).
     hot: bool = True
+    #: The hot path's memory of the chunks' common head.
+    text_chunks: TextChunks = field(factory=TextChunks, repr=False, eq=False)
 
     def accept(self, raw: sse.Event) -> ChatChunk | UnknownEvent | None:
         """Decode one SSE event; ``[DONE]`` ends the stream and is not handed out."""
@@ -118,7 +120,7 @@ class ChatProtocol:
         elif raw.data == "[DONE]":
             self.done = True
             return None
-        elif self.hot and (found := hot_text_chunk(raw, self.index)) is not None:
+        elif self.hot and (found := self.text_chunks.match(raw, self.index)) is not None:
             event, (_, _, role, content) = found
             if self.keep_snapshots:
                 self._fold_text(role, content)
