@@ -6,7 +6,8 @@ has one hidden slot, ``_lazy``. An object may be built with some fields left uns
 holding ``(fill, state)``; the first read of an unset field calls ``fill(obj, state)``, which sets
 unset fields (with :func:`setter`), and the read then goes on as usual. A fill may set the cheap
 fields only and leave another ``(fill, state)`` in ``_lazy`` for the rest (two stages: ``raw`` and
-``index`` first, ``data`` on its first read). Equality, repr,
+``index`` first, ``data`` on its first read). A fill must be idempotent: threads reading one object
+at once may both run it. Equality, repr,
 ``attrs.fields``, ``attrs.asdict``, pickling and ``evolve`` all read fields by name, so they see a
 lazy object exactly as an eager one. Objects stay read-only to users: the attrs classes are frozen
 (assignment raises ``attrs.exceptions.FrozenInstanceError``); only the slot setters here, which
@@ -58,11 +59,18 @@ class Lazy:
         def __getattr__(self, name: str) -> Any:
             # Only called when normal lookup failed: an unset slot, or a name that does not exist.
             try:
-                fill, state = _lazy_get(self, Lazy)
+                pair = _lazy_get(self, Lazy)
             except AttributeError:
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
-            _lazy_del(self)
-            fill(self, state)  # it may leave a further (fill, state) for the fields it left unset
+                # Built (by another thread since the lookup failed), or no such field at all.
+                return object.__getattribute__(self, name)
+            pair[0](self, pair[1])  # it may leave a further (fill, state) for the fields it left unset
+            # Dropped only after the fill, and only if no fill re-armed it: a thread reading the same
+            # object meanwhile fills it again (fills are idempotent) rather than finding it empty.
+            try:
+                if _lazy_get(self, Lazy) is pair:
+                    _lazy_del(self)
+            except AttributeError:
+                pass  # another thread dropped it
             return getattr(self, name)
 
 

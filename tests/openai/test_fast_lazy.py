@@ -114,3 +114,41 @@ def test_json_string_unescapes_like_the_loader(body: str, text: str) -> None:
 @pytest.mark.parametrize("body", [r"\x", r"\u12", r"\q"])
 def test_json_string_gives_up_on_a_bad_escape(body: str) -> None:
     assert json_string(body) is None
+
+
+def test_threads_reading_one_lazy_event_at_once_all_see_its_data() -> None:
+    import sys
+    import threading
+
+    from streamer.openai.assistants.events import hot_text_delta
+
+    data = (
+        '{"id":"msg_1","object":"thread.message.delta","delta":{"content":[{"index":0,"type":"text",'
+        '"text":{"value":"hi"}}]}}'
+    )
+    raw = sse.Event("thread.message.delta", data)
+    failures: list[BaseException] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+    try:
+        for _ in range(200):
+            found = hot_text_delta(raw, 0)
+            assert found is not None
+            event = found[0]
+            start = threading.Barrier(4)
+
+            def read(event: Any = event, start: threading.Barrier = start) -> None:
+                start.wait()
+                try:
+                    assert event.data.delta.text() == "hi" and event.index == 0
+                except BaseException as exc:  # reported below, whatever it is
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=read) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
