@@ -360,3 +360,27 @@ def test_a_remembered_head_does_not_let_a_wrong_tail_through() -> None:
     assert chunks.match(sse.Event("message", other_head), 2) is None
     run_both([sse.Event("message", d) for d in (good, good, bad_tail)])
     run_both([sse.Event("message", d) for d in (good, other_head)])
+
+
+def test_threads_reading_one_hot_chunk_at_once_all_see_its_data() -> None:
+    import threading
+
+    raw = sse.Event("message", TEXT_CHUNKS[0])
+    want = ChatProtocol(hot=False).accept(raw)
+    for _ in range(20):
+        found = hot_text_chunk(raw, 0)
+        assert found is not None and want is not None
+        chunk = found[0]
+        seen: list[Any] = []
+        start = threading.Barrier(4)
+
+        def read(chunk: ChatChunk = chunk, start: threading.Barrier = start, seen: list[Any] = seen) -> None:
+            start.wait()
+            seen.append((chunk.index, chunk.raw, chunk.data))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert seen == [(0, raw, want.data)] * 4

@@ -359,3 +359,29 @@ async def test_over_a_real_socket_the_async_stream_takes_the_hot_path_too() -> N
             assert "".join(pieces) == stream.text() == "".join(full.text)
     assert any(lazy_state(e) is not None for e in got)
     assert got == expected
+
+
+def test_threads_reading_one_hot_delta_at_once_all_see_its_fields() -> None:
+    import threading
+
+    raw = sse.Event(NAME, COMMON[-1])
+    want = ResponseProtocol(hot=False).accept(raw)
+    for _ in range(20):
+        hot = accept_text_delta(ResponseProtocol(), raw)
+        assert hot is not None
+        seen: list[Any] = []
+        start = threading.Barrier(4)
+
+        def read(
+            delta: ResponseOutputTextDelta = hot, start: threading.Barrier = start, seen: list[Any] = seen
+        ) -> None:
+            start.wait()
+            seen.append((delta.index, delta.raw, delta.sequence_number, delta.item_id, delta.extra, delta))
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        expected = (0, raw, want.sequence_number, want.item_id, want.extra, want)  # type: ignore[union-attr]
+        assert seen == [expected] * 4
