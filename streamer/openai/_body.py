@@ -48,13 +48,15 @@ log = logging.getLogger("streamer.client")
 class Deadline:
     """The stream's total deadline and how to name a timeout (pure; shared by both bodies)."""
 
-    __slots__ = ("started", "timeout_for", "total", "url")
+    __slots__ = ("ends_at", "started", "timeout_for", "total", "url")
 
     def __init__(self, url: str, started: float, total: float | None, timeout_for: TimeoutFor) -> None:
         self.url = url
         self.started = started
         self.total = total
         self.timeout_for = timeout_for
+        #: The ``time.monotonic()`` at which the total deadline passes (None: no total deadline).
+        self.ends_at = None if total is None else started + total
 
     def remaining(self) -> float | None:
         """Seconds left before the total deadline (None: no total deadline)."""
@@ -64,8 +66,7 @@ class Deadline:
 
     def check(self) -> None:
         """Raise ``StreamTimeout("total")`` once the total deadline has passed."""
-        remaining = self.remaining()
-        if remaining is not None and remaining < 0:
+        if self.ends_at is not None and time.monotonic() > self.ends_at:
             raise StreamTimeout("total", self.total or 0.0, self.url)
 
     def error(self, exc: Exception) -> StreamError:
@@ -120,7 +121,7 @@ class SyncBody:
 
     def __init__(self, response: httpx.Response, deadline: Deadline) -> None:
         self._response = response
-        self._chunks = response.iter_bytes()
+        self._chunks = response.iter_raw() if _identity(response) else response.iter_bytes()
         self._deadline = deadline
         self._reader: int | None = None
         self._closed = False
@@ -160,11 +161,10 @@ class SyncBody:
             self._finish("closed from another thread", reusable=False)
             raise StopIteration
         self._read += len(chunk)
-        try:
-            self._deadline.check()
-        except StreamTimeout:
+        ends_at = self._deadline.ends_at
+        if ends_at is not None and time.monotonic() > ends_at:
             self._finish("total deadline passed", reusable=False)
-            raise
+            self._deadline.check()
         return chunk
 
     def close(self) -> None:
@@ -238,7 +238,9 @@ class AsyncBody:
 
     def __init__(self, response: httpx.Response, deadline: Deadline, idle: float | None) -> None:
         self._response = response
-        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
+        self._chunks: AsyncIterator[bytes] = (
+            response.aiter_raw() if _identity(response) else response.aiter_bytes()
+        )
         self._deadline = deadline
         self._read_timeout = _read_timeout(response, idle)
         self._closed = False
@@ -331,6 +333,11 @@ class AsyncBody:
             finally:
                 await self._response.aclose()
         _log_end(self._deadline, how, self._read, reusable)
+
+
+def _identity(response: httpx.Response) -> bool:
+    """True if the body is not compressed: its raw bytes are its bytes (and skip a decoding layer)."""
+    return response.headers.get("content-encoding", "identity").strip().lower() in ("identity", "")
 
 
 def _read_timeout(response: httpx.Response, idle: float | None) -> float:
