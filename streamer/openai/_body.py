@@ -17,6 +17,7 @@ generator, which asyncio finalizes, releases it) and emits a ``ResourceWarning``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -228,12 +229,14 @@ class AsyncBody:
         "_chunks",
         "_closed",
         "_deadline",
+        "_expired",
         "_finalizer",
         "_owner",
         "_read",
         "_read_timeout",
         "_reading",
         "_response",
+        "_timer",
     )
 
     def __init__(self, response: httpx.Response, deadline: Deadline, idle: float | None) -> None:
@@ -245,11 +248,13 @@ class AsyncBody:
         self._read_timeout = _read_timeout(response, idle)
         self._closed = False
         self._aborted = False
+        self._expired = False
         self._reading = False
         self._read = 0
         self._owner: weakref.ref[Any] | None = None
         self._finalizer = weakref.finalize(self, _adropped, deadline.url)
         self._finalizer.atexit = False
+        self._timer = _deadline_timer(response, deadline, weakref.ref(self))
 
     def attach(self, stream: Any) -> None:
         """Tell the body which stream reads it (held weakly): only an ended stream is drained."""
@@ -261,23 +266,30 @@ class AsyncBody:
     async def __anext__(self) -> bytes:
         if self._closed:
             raise StopAsyncIteration
-        # httpx's read timeout (the idle timeout) bounds every read. Only a total deadline that
-        # comes before that read timeout could fire needs a cancel scope (about 11 µs a read).
-        remaining = self._deadline.remaining()
+        if self._expired:
+            raise await self._total_passed()
         self._reading = True
         try:
+            # httpx's read timeout (the idle timeout) bounds every read, and the timer set in
+            # __init__ cuts a read at the total deadline. Without that timer, only a deadline
+            # before the read timeout needs a cancel scope (about 11 µs a read).
+            remaining = None if self._timer is not None else self._deadline.remaining()
             if remaining is None or remaining >= self._read_timeout:
                 chunk = await self._chunks.__anext__()
             else:
                 with anyio.fail_after(max(remaining, 0.0)):
                     chunk = await self._chunks.__anext__()
         except StopAsyncIteration:
+            if self._expired:
+                raise await self._total_passed() from None
             await self._finish("complete", reusable=True)
             raise
         except TimeoutError:
             await self._finish("timed out", reusable=False)
             raise self._deadline.timeout_for(httpx.ReadTimeout("deadline")) from None
         except HTTPX_ERRORS as exc:
+            if self._expired:
+                raise await self._total_passed() from None
             if self._aborted:
                 await self._finish("closed from another task", reusable=False)
                 raise StopAsyncIteration from None
@@ -285,11 +297,25 @@ class AsyncBody:
             raise self._deadline.error(exc) from exc
         finally:
             self._reading = False
+        if self._expired:
+            raise await self._total_passed()
         if self._aborted:
             await self._finish("closed from another task", reusable=False)
             raise StopAsyncIteration
         self._read += len(chunk)
         return chunk
+
+    async def _total_passed(self) -> StreamTimeout:
+        await self._finish("total deadline passed", reusable=False)
+        return StreamTimeout("total", self._deadline.total or 0.0, self._deadline.url)
+
+    def _expire(self) -> None:
+        """At the total deadline (the timer): a read waiting now is cut; any later read fails."""
+        if self._closed:
+            return
+        self._expired = True
+        if self._reading:
+            _shutdown(self._response)
 
     async def aclose(self) -> None:
         """Release the response: drain it within the bounds for reuse, else close its connection.
@@ -325,6 +351,8 @@ class AsyncBody:
             return
         self._closed = True
         self._finalizer.detach()
+        if self._timer is not None:
+            self._timer.cancel()
         with anyio.CancelScope(shield=True):  # a cancelled task still releases its connection
             try:
                 aclose = getattr(self._chunks, "aclose", None)
@@ -333,6 +361,31 @@ class AsyncBody:
             finally:
                 await self._response.aclose()
         _log_end(self._deadline, how, self._read, reusable)
+
+
+def _deadline_timer(
+    response: httpx.Response, deadline: Deadline, body: weakref.ref[AsyncBody]
+) -> asyncio.TimerHandle | None:
+    """A timer on asyncio's loop that expires ``body`` at the total deadline, cutting its socket.
+
+    None (reads then take a cancel scope near the deadline) without a total deadline, off asyncio
+    (trio), or on a transport without a socket to cut. The body is held weakly: a dropped body
+    is still freed at once.
+    """
+    ends_at = deadline.ends_at
+    if ends_at is None or _socket_of(response) is None:
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop.call_later(max(ends_at - time.monotonic(), 0.0), _expire, body)
+
+
+def _expire(body: weakref.ref[AsyncBody]) -> None:
+    alive = body()
+    if alive is not None:
+        alive._expire()
 
 
 def _identity(response: httpx.Response) -> bool:

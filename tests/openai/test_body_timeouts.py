@@ -1,7 +1,8 @@
 """Idle and total deadlines of a streaming body, through real sockets on 127.0.0.1, sync and async.
 
-The body reads with httpx's own read timeout (the idle timeout) and a total deadline; these tests
-pin down which one ends a stream that goes silent or drips forever, for both clients. The bounds
+The body reads with httpx's own read timeout (the idle timeout) and a total deadline (async: a
+timer on asyncio's loop, else a cancel scope near the deadline; both are run); these tests pin down
+which one ends a stream that goes silent or drips forever, for both clients. The bounds
 on elapsed time are generous (a busy machine): the point is "the right kind, and no hang".
 """
 
@@ -16,6 +17,7 @@ import anyio
 import pytest
 
 from streamer.errors import StreamTimeout
+from streamer.openai import _body
 from streamer.openai.client import AsyncClient, Client, Timeouts
 
 from .test_client_sockets import Conn, RawServer, chat_events
@@ -31,6 +33,14 @@ def stop() -> Iterator[threading.Event]:
     event = threading.Event()
     yield event
     event.set()
+
+
+@pytest.fixture(params=["timer", "cancel-scope"])
+def deadline_by(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """How an async body keeps its total deadline: asyncio's timer, or (off asyncio) a cancel scope."""
+    if request.param == "cancel-scope":
+        monkeypatch.setattr(_body, "_deadline_timer", lambda *args: None)
+    return str(request.param)
 
 
 def silent_after_events(stop: threading.Event) -> Any:
@@ -100,7 +110,7 @@ CLIENTS = [pytest.param(False, id="Client"), pytest.param(True, id="AsyncClient"
 @pytest.mark.parametrize("is_async", CLIENTS)
 @pytest.mark.parametrize("total", [None, 60.0])
 def test_a_server_silent_mid_stream_fails_with_the_idle_timeout(
-    is_async: bool, total: float | None, stop: threading.Event
+    is_async: bool, total: float | None, stop: threading.Event, deadline_by: str
 ) -> None:
     with RawServer(silent_after_events(stop)) as server:
         url = server.base_url
@@ -114,7 +124,7 @@ def test_a_server_silent_mid_stream_fails_with_the_idle_timeout(
 
 @pytest.mark.parametrize("is_async", CLIENTS)
 def test_a_server_silent_mid_stream_with_only_a_total_deadline_fails_with_the_total_deadline(
-    is_async: bool, stop: threading.Event
+    is_async: bool, stop: threading.Event, deadline_by: str
 ) -> None:
     with RawServer(silent_after_events(stop)) as server:
         count, error, elapsed = read(server.base_url, Timeouts(idle=None, total=0.6), is_async)
@@ -127,7 +137,7 @@ def test_a_server_silent_mid_stream_with_only_a_total_deadline_fails_with_the_to
 @pytest.mark.parametrize("is_async", CLIENTS)
 @pytest.mark.parametrize("idle", [None, 0.3])
 def test_a_server_that_drips_forever_hits_the_total_deadline(
-    is_async: bool, idle: float | None, stop: threading.Event
+    is_async: bool, idle: float | None, stop: threading.Event, deadline_by: str
 ) -> None:
     # Every event arrives well within the idle timeout, so only the total deadline can end it.
     with RawServer(drip_forever(stop)) as server:
@@ -151,10 +161,34 @@ def test_an_async_total_deadline_longer_than_the_idle_timeout_still_ends_a_drip(
 
 
 def test_an_async_consumer_that_pauses_past_the_total_deadline_gets_it_on_the_next_read(
-    stop: threading.Event,
+    stop: threading.Event, deadline_by: str
 ) -> None:
     with RawServer(drip_forever(stop, every=0.2)) as server:
         count, error, elapsed = anyio.run(read_async, server.base_url, Timeouts(idle=5.0, total=0.5), 1.0)
     assert isinstance(error, StreamTimeout) and error.kind == "total", error
     assert count >= 1
     assert 1.0 <= elapsed < NO_HANG
+
+
+def test_an_async_body_on_a_socket_sets_one_timer_for_its_total_deadline_and_cancels_it(
+    stop: threading.Event,
+) -> None:
+    timers: list[Any] = []
+    real = _body._deadline_timer
+
+    def spy(*args: Any) -> Any:
+        timer = real(*args)
+        timers.append(timer)
+        return timer
+
+    async def go(base_url: str) -> None:
+        async with AsyncClient(KEY, base_url=base_url, timeouts=Timeouts(total=30.0)) as client:
+            stream = await client.chat_completions_stream(model="m", messages=[])
+            assert await stream.next()
+            await stream.aclose()
+
+    with pytest.MonkeyPatch.context() as patch, RawServer(drip_forever(stop)) as server:
+        patch.setattr(_body, "_deadline_timer", spy)
+        anyio.run(go, server.base_url)
+    assert len(timers) == 1 and timers[0] is not None
+    assert timers[0].cancelled()  # closing the body cancels its timer: nothing fires later
