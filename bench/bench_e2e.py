@@ -1,17 +1,22 @@
 """End to end over loopback HTTP: streamer's clients against the ways users would do it otherwise.
 
 A server process (so that its CPU is not counted) streams an Assistants run of 20,000 message
-deltas as fast as it can. Clients, in this process: streamer's Client and AsyncClient (typed events),
-the official openai SDK (``beta.threads.create_and_run(..., stream=True)``, typed events), httpx +
-httpx-sse with ``json.loads`` per event, and raw httpx bytes with no parsing (the transport limit).
+deltas as fast as it can, twice: in 16 KB HTTP chunks, then one event per HTTP chunk (as real
+token streams arrive, where per-chunk costs show). Clients, in this process: streamer's Client and
+AsyncClient (typed events), Client.stream (untyped SSE events), the official openai SDK
+(``beta.threads.create_and_run(..., stream=True)``, typed events), httpx + httpx-sse with
+``json.loads`` per event, and raw httpx bytes with no parsing (the transport limit). They run
+interleaved (one run each per round, in a rotating order); the table gives the best of the rounds,
+the spread (slowest / best - 1) and the range of the per-round ratios, so that a busy machine shows
+as a wide spread rather than a wrong ratio.
 Then a latency probe: the server sends an event every 10 ms stamped with its clock; we report the
 median and p99 time from send to the event reaching the scanner loop, and the same for raw bytes.
 Then connection reuse: the time to the first event of a second stream, on a client that keeps the
-first stream's connection and on one that may not (a new TCP connection each time). Last, load:
-200 concurrent chat streams of 5,000 deltas each on a default AsyncClient, all checked exact, with
-the events/s and the peak RSS of a fresh process that runs only that.
+first stream's connection and on one that may not (a new TCP connection each time). Last (not with
+--quick), load: 200 concurrent chat streams of 5,000 deltas each on a default AsyncClient, all
+checked exact, with the events/s and the peak RSS of a fresh process that runs only that.
 
-    python bench/bench_e2e.py [--quick]
+    python bench/bench_e2e.py [--quick] [--rounds N]
 """
 
 from __future__ import annotations
