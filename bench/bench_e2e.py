@@ -247,15 +247,21 @@ def run(base: str, rounds: int, label: str) -> None:
             f" {best / ours:11.2f}x {min(per_round):5.2f}-{max(per_round):.2f}x"
         )
     print()
+    # CPU seconds (this process only: the server is another) swing less than wall clock here.
+    cpus = {name: min(c for _, c in samples) for name, samples in times.items()}
     for name, what, goal in GOALS:
         per_round = [them / us for them, us in zip(walls[name], walls[CLIENT])]
         wanted = f"(goal >= {goal:g}x)" if goal is not None else ""
         ratio = min(walls[name]) / ours
-        print(f"  {what:<42} {ratio:6.2f}x  range {min(per_round):.2f}-{max(per_round):.2f}x {wanted}")
+        print(
+            f"  {what:<42} {ratio:6.2f}x  range {min(per_round):.2f}-{max(per_round):.2f}x"
+            f"  CPU {cpus[name] / cpus[CLIENT]:.2f}x {wanted}"
+        )
     per_round = [us / them for us, them in zip(walls[CLIENT], walls[ASYNC])]
     print(
         f"  {'AsyncClient vs Client (speed)':<42} {ours / min(walls[ASYNC]):6.2f}x"
-        f"  range {min(per_round):.2f}-{max(per_round):.2f}x (goal >= 0.9x)"
+        f"  range {min(per_round):.2f}-{max(per_round):.2f}x"
+        f"  CPU {cpus[CLIENT] / cpus[ASYNC]:.2f}x (goal >= 0.9x)"
     )
 
 
