@@ -10,7 +10,6 @@ work becomes a :class:`~streamer.errors.DecodeError` here, in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -20,6 +19,7 @@ from ..reader import TextReader
 from ..scanner import AsyncScanner, Scanner
 from ._build import ShapeError
 from ._deltas import aclose_quietly, close_quietly
+from ._json import loads as _json_loads
 
 __all__ = ["AsyncTypedStream", "StreamProtocol", "TypedStream", "iterate_chunks", "loads", "need_snapshots"]
 
@@ -60,11 +60,13 @@ class StreamProtocol(Protocol[E]):
 
 
 def loads(name: str, index: int, data: str) -> Any:
-    """Parse an event's JSON data; invalid JSON is a :class:`DecodeError` naming the event."""
+    """Parse an event's JSON data as json.loads does; bad JSON is a :class:`DecodeError` naming the event."""
     try:
-        return json.loads(data)
+        return _json_loads(data)
     except ValueError as exc:
         raise DecodeError(name, index, data, f"invalid JSON ({exc})") from None
+    except RecursionError:
+        raise DecodeError(name, index, data, "the JSON is nested too deeply to decode") from None
 
 
 def need_snapshots(keep: bool, accessor: str) -> None:
