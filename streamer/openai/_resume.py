@@ -187,8 +187,9 @@ class ResponseCursor:
         return Reopen("GET", path)
 
     def describe(self) -> str:
-        """``starting_after=N``."""
-        return f"starting_after={self._protocol.sequence}"
+        """The response id (shortened, quoted: the server wrote it) and ``starting_after=N``."""
+        protocol = self._protocol
+        return f"response {(protocol.response_id or '')[:64]!r}, starting_after={protocol.sequence}"
 
     def joined(self) -> None:
         """From now on every sequence number must be above the last one (the protocol checks)."""
