@@ -51,8 +51,8 @@ def cut_positions(recording: Recording) -> list[tuple[int, bool]]:
 
 
 @pytest.fixture(scope="module")
-def recordings() -> Iterator[Recordings]:
-    yield Recordings([BACKGROUND])
+def recordings() -> Recordings:
+    return Recordings([BACKGROUND])
 
 
 @pytest.fixture(scope="module")
