@@ -61,6 +61,13 @@ def server(recordings: Recordings) -> Iterator[ReplayServer]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def calls_server() -> Iterator[tuple[ReplayServer, Recordings]]:
+    recordings = Recordings([FUNCTION_CALL])
+    with ReplayServer(responder=recordings) as server:
+        yield server, recordings
+
+
 def check_same(stream: ResponseStream | AsyncResponseStream, got: list[Any], recording: Recording) -> None:
     want = uncut(recording)
     expected = list(ResponseStream.from_chunks([recording.body]))
@@ -92,9 +99,12 @@ def test_a_cut_anywhere_resumes_with_exactly_the_uncut_events(
 
 
 @pytest.mark.parametrize(("after", "within"), cut_positions(FUNCTION_CALL))
-def test_function_call_snapshots_survive_every_cut(after: int, within: bool) -> None:
-    recordings = Recordings([FUNCTION_CALL], cut_after=after, cut_within=within)
-    with ReplayServer(responder=recordings) as server, Client(KEY, base_url=server.base_url) as client:
+def test_function_call_snapshots_survive_every_cut(
+    calls_server: tuple[ReplayServer, Recordings], after: int, within: bool
+) -> None:
+    server, recordings = calls_server
+    recordings.cut_after, recordings.cut_within = after, within
+    with Client(KEY, base_url=server.base_url) as client:
         stream = client.responses_stream(model="m", input="x", background=True, resume=QUICK)
         got = list(stream)
     assert stream.err() is None
