@@ -16,6 +16,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from streamer import sse
 from streamer.errors import (
@@ -468,3 +470,42 @@ def test_from_chunks_refuses_a_snapshot_of_the_wrong_kind() -> None:
         ResponseStream.from_chunks([b""], snapshot=42)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="starting_after"):
         ResponseStream.from_chunks([b""], starting_after="3")  # type: ignore[arg-type]
+
+
+# --- the join itself, for any cut byte and any chunking (no sockets) ------------------------------
+
+
+def chunked(data: bytes, sizes: list[int]) -> list[bytes]:
+    pieces, at, turn = [], 0, 0
+    while at < len(data):
+        size = sizes[turn % len(sizes)]
+        pieces.append(data[at : at + size])
+        at, turn = at + size, turn + 1
+    return pieces
+
+
+@given(
+    recording=st.sampled_from([BACKGROUND, FUNCTION_CALL]),
+    cut=st.floats(0.0, 1.0),
+    sizes=st.lists(st.integers(1, 700), min_size=1, max_size=6),
+)
+def test_a_stream_continued_from_the_cut_stream_equals_the_uncut_one(
+    recording: Recording, cut: float, sizes: list[int]
+) -> None:
+    body = recording.body
+    first = ResponseStream.from_chunks(chunked(body[: int(len(body) * cut)], sizes))
+    head = []
+    while first.next():
+        head.append(first.event())
+    start = recording.start_after(starting_after=first.sequence_number) if head else 0
+    tail = b"".join(sse.encode(event) for event in recording.events[start or 0 :])
+    second = ResponseStream.from_chunks(
+        chunked(tail, sizes), starting_after=first.sequence_number, snapshot=first
+    )
+    rest = list(second)
+    want = uncut(recording)
+    assert second.err() is None
+    assert head + rest == list(ResponseStream.from_chunks([body]))
+    assert [e.index for e in head + rest] == list(range(len(recording.events)))
+    assert second.text() == want.text() and second.function_calls() == want.function_calls()
+    assert second.final_response() == want.final_response()
