@@ -335,10 +335,6 @@ class Reconnects:
         return error
 
 
-def _resumable_cut(exc: StreamError) -> bool:
-    return isinstance(exc, (ConnectionLost, StreamTimeout)) and _resumable(exc)
-
-
 class ResumingBody:
     """The chunks of a stream over as many responses as the cuts need (sync; see the module)."""
 
@@ -367,7 +363,7 @@ class ResumingBody:
         try:
             return next(self._body)
         except (ConnectionLost, StreamTimeout) as exc:
-            if not _resumable_cut(exc):
+            if not _resumable(exc):
                 raise
             self._failure = exc  # the reader's resume() decides
             raise StopIteration from None
@@ -440,7 +436,7 @@ class AsyncResumingBody:
         try:
             return await self._body.__anext__()
         except (ConnectionLost, StreamTimeout) as exc:
-            if not _resumable_cut(exc):
+            if not _resumable(exc):
                 raise
             self._failure = exc
             raise StopAsyncIteration from None
