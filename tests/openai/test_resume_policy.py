@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -9,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamer import sse
-from streamer.errors import ConnectionLost, UsageError
+from streamer.errors import ConnectionLost, ProtocolError, UnexpectedEOF, UsageError
 from streamer.openai._resume import EventSourceCursor, Reconnects, ResponseCursor, Resume, budget
-from streamer.openai.responses import ResponseProtocol
+from streamer.openai.responses import ResponseProtocol, ResponseStream
 
 
 def test_the_budget_option_takes_a_resume_a_count_or_a_bool() -> None:
@@ -99,3 +100,23 @@ def test_progress_restarts_the_budget_and_giving_up_returns_the_original_cut() -
     later = ConnectionLost("later", "u")
     assert plan.cut(later, sse.Decoder())
     assert plan.wait() == 0.0
+
+
+def unknown(number: int) -> bytes:
+    data = json.dumps({"type": "response.future_kind", "sequence_number": number})
+    return sse.encode(sse.Event("response.future_kind", data))
+
+
+def test_an_unknown_event_moves_the_resume_point_and_may_not_repeat_after_a_join() -> None:
+    stream = ResponseStream.from_chunks([unknown(5)], starting_after=4)
+    assert stream.next() and stream.sequence_number == 5
+    assert not stream.next() and isinstance(stream.err(), UnexpectedEOF)
+    repeated = ResponseStream.from_chunks([unknown(5)], starting_after=5)
+    assert not repeated.next()
+    assert isinstance(repeated.err(), ProtocolError) and "not above 5" in str(repeated.err())
+
+
+def test_without_a_join_sequence_numbers_are_not_checked() -> None:
+    # a stream read from the start keeps today's behaviour: no order is imposed
+    stream = ResponseStream.from_chunks([unknown(5) + unknown(3)])
+    assert stream.next() and stream.next() and stream.sequence_number == 3

@@ -102,8 +102,10 @@ class ResponseProtocol:
             return self._keep(UnknownEvent(raw.data, raw=raw, index=self.index), raw.data)
         event = build(cls, payload, "data", raw=raw, index=self.index)
         number = event.sequence_number
-        if number is not None:
-            self._sequence(number, name)
+        if number is not None:  # the resume point (inline: every event passes here)
+            if self.joined and self.sequence is not None and number <= self.sequence:
+                raise self._duplicate(number, name)
+            self.sequence = number
         self._check_indexes(event)
         if type(event) is ResponseOutputTextDelta:  # the hot path: more text
             if event.delta and self.keep_snapshots:
@@ -129,15 +131,12 @@ class ResponseProtocol:
             if content >= parts:
                 self.contents[output] = content + 1
 
-    def _sequence(self, number: int, name: str) -> None:
-        """Note a sequence number; after a join, one that does not rise is a duplicate: a ProtocolError."""
-        last = self.sequence
-        if self.joined and last is not None and number <= last:
-            raise ProtocolError(
-                f"event #{self.index} ({name!r}) of a resumed response stream has sequence_number "
-                f"{number}, not above {last}, the last one handed out: the server sent an event again"
-            )
-        self.sequence = number
+    def _duplicate(self, number: int, name: str) -> ProtocolError:
+        """After a join, a sequence number that does not rise: the server sent an event again."""
+        return ProtocolError(
+            f"event #{self.index} ({name!r}) of a resumed response stream has sequence_number "
+            f"{number}, not above {self.sequence}, the last one handed out: the server sent an event again"
+        )
 
     def _keep(self, event: ResponseEvent | UnknownEvent, data: str) -> ResponseEvent | UnknownEvent:
         if '"sequence_number"' in data:  # an unknown event still moves the resume point
@@ -146,7 +145,9 @@ class ResponseProtocol:
             except (ValueError, AttributeError, RecursionError):
                 number = None
             if type(number) is int:
-                self._sequence(number, event.name)
+                if self.joined and self.sequence is not None and number <= self.sequence:
+                    raise self._duplicate(number, event.name)
+                self.sequence = number
         self.index += 1
         self.last = event
         return event
