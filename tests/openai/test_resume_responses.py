@@ -247,6 +247,17 @@ def test_a_duplicate_sequence_number_after_a_resume_is_a_protocol_error() -> Non
     assert len(got) == 4
 
 
+def test_a_cut_after_the_final_event_needs_no_resume(server: ReplayServer, recordings: Recordings) -> None:
+    recordings.cut_after, recordings.cut_within = len(BACKGROUND.events), False
+    start = len(server.requests)
+    with Client(KEY, base_url=server.base_url) as client:
+        stream = client.responses_stream(model="m", input="x", background=True, resume=QUICK)
+        got = list(stream)
+    assert stream.err() is None and stream.resumes == 0
+    check_same(stream, got, BACKGROUND)
+    assert len(server.requests) - start == 1
+
+
 def test_a_cut_before_response_created_cannot_resume() -> None:
     recordings = Recordings([BACKGROUND], cut_after=0, cut_within=True)
     with ReplayServer(responder=recordings) as server, Client(KEY, base_url=server.base_url) as client:
