@@ -508,6 +508,9 @@ def test_a_stream_continued_from_the_cut_stream_equals_the_uncut_one(
     head = []
     while first.next():
         head.append(first.event())
+    if first.err() is None:  # the cut came after the final event: nothing is left to continue
+        assert head == list(ResponseStream.from_chunks([body]))
+        return
     start = recording.start_after(starting_after=first.sequence_number) if head else 0
     tail = b"".join(sse.encode(event) for event in recording.events[start or 0 :])
     second = ResponseStream.from_chunks(
