@@ -16,7 +16,7 @@ import pytest
 
 from streamer import sse
 from streamer.errors import ConnectionLost, UnexpectedEOF, UsageError
-from streamer.openai.client import AsyncClient, Client, Resume
+from streamer.openai.client import AsyncClient, Client, Resume, Timeouts
 from streamer.testing.replay import EventSource, Faults, Recorded, Recording, ReplayServer, Reply
 
 QUICK = Resume(attempts=3, initial_backoff=0.0)
@@ -238,3 +238,13 @@ async def test_async_budget_and_close(ticks: Recording, shared: ReplayServer, sw
                 await anyio.sleep(0.3)
                 await stream.aclose()
     assert results == [False] and stream.err() is None
+
+
+def test_an_idle_timeout_reconnects(ticks: Recording, shared: ReplayServer, switch: Switch) -> None:
+    switch.current = EventSource(ticks, Faults(stall_after=5, stall_for=3.0))
+    start = len(shared.requests)
+    with Client(base_url=shared.base_url, timeouts=Timeouts(idle=0.4)) as client:
+        stream = client.stream("GET", "events", reconnect=QUICK)
+        got = list(stream)
+    assert stream.err() is None and shape(got) == shape(ticks.events) and stream.resumes == 1
+    assert [r.headers.get("last-event-id") for r in shared.requests[start:]] == [None, "5", str(COUNT)]
