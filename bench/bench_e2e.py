@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -355,5 +356,65 @@ def load(base: str) -> None:
     print(f"  {events:,} events in {wall:.2f} s = {events / wall:,.0f} events/s; peak RSS {peak_mb:.0f} MB")
 
 
+def resume_gap(rounds: int, retry_ms: int = 100) -> None:
+    """Time from a cut to the first resumed event, over loopback (the resume engineer's row).
+
+    A replay server cuts a recorded background response after 6 events; the gap is from the 6th
+    event reaching the loop to the 7th (the first of the resumed segment), which includes noticing
+    the cut, the wait the server asked for with ``retry:`` (or none), and the new request. The same
+    for a raw SSE stream that reconnects with ``Last-Event-ID``. Goal: under ``retry:`` + 50 ms.
+    """
+    import tempfile
+
+    from streamer import Resume
+    from streamer.testing.replay import EventSource, Faults, Recording, Recordings, ReplayServer
+
+    recording = Recording.load(Path(__file__).resolve().parent.parent / RESUME_RECORDING)
+    ticks_path = Path(tempfile.mkdtemp()) / "ticks.sse"
+    ticks_path.write_bytes(b"".join(sse.encode(sse.Event("tick", str(n), str(n))) for n in range(1, 13)))
+    ticks = Recording.load(ticks_path)
+
+    def gaps(responder: Any, open_stream: Callable[[Client], Any]) -> list[float]:
+        found = []
+        with ReplayServer(responder=responder) as server, Client(base_url=server.base_url) as client:
+            for _ in range(rounds):
+                stream = open_stream(client)
+                stamps = []
+                while stream.next():
+                    stamps.append(time.perf_counter())
+                assert stream.err() is None, stream.err()
+                assert stream.resumes == 1
+                found.append((stamps[6] - stamps[5]) * 1000)
+        return found
+
+    plan = Resume(attempts=3, initial_backoff=0.0)
+
+    def background(client: Client) -> Any:
+        return client.responses_stream(model="m", input="x", background=True, resume=plan)
+
+    def raw(client: Client) -> Any:
+        return client.stream("GET", "events", reconnect=plan)
+
+    rows = []
+    for wait in (retry_ms, None):
+        how = f"retry: {wait} ms" if wait else "no wait"
+        replay = Recordings([recording], cut_after=6, retry_ms=wait)
+        rows.append((f"background response, {how}", wait, gaps(replay, background)))
+        source = EventSource(ticks, Faults(cut_after=6, retry_ms=wait))
+        rows.append((f"SSE Last-Event-ID, {how}", wait, gaps(source, raw)))
+    print(f"\nResume, a cut to the first resumed event on loopback (median and max of {rounds}):")
+    for name, wait, found in rows:
+        goal = (wait or 0) + 50
+        print(
+            f"  {name:<32} {statistics.median(found):7.1f} ms  max {max(found):7.1f} ms  "
+            f"(goal < {goal} ms: {'met' if max(found) < goal else 'NOT met'})"
+        )
+
+
+RESUME_RECORDING = "tests/openai/real_streams/responses_pydantic-ai_7.sse"
+
+
 if __name__ == "__main__":
     main()
+    if "--load-only" not in sys.argv:
+        resume_gap(5 if "--quick" in sys.argv else 20)

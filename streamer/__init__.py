@@ -18,7 +18,7 @@ from .errors import *  # noqa: F403  (errors.py imports nothing: every error is 
 if TYPE_CHECKING:
     from .openai.assistants import AsyncRunStream, RunStream
     from .openai.chat import AsyncChatStream, ChatStream
-    from .openai.client import AsyncClient, Client, RetryPolicy, Timeouts
+    from .openai.client import AsyncClient, Client, Resume, RetryPolicy, Timeouts
     from .openai.responses import AsyncResponseStream, ResponseStream
     from .reader import TextReader
     from .scanner import AsyncScanner, Scanner
@@ -33,6 +33,7 @@ _LAZY = {
     "ChatStream": "streamer.openai",
     "Client": "streamer.openai",
     "ResponseStream": "streamer.openai",
+    "Resume": "streamer.openai",
     "RetryPolicy": "streamer.openai",
     "RunStream": "streamer.openai",
     "Scanner": "streamer.scanner",
@@ -77,6 +78,7 @@ __all__ = [
     "RelayCancelled",
     "RelayError",
     "ResponseStream",
+    "Resume",
     "ResumeTooOld",
     "RetryPolicy",
     "RunStream",

@@ -96,7 +96,16 @@ __all__ = [
 
 
 class StreamError(Exception):
-    """Base class of every stream failure raised by streamer: what a scanner's ``err()`` holds."""
+    """Base class of every stream failure raised by streamer: what a scanner's ``err()`` holds.
+
+    A resuming stream that gave up ends with the error of the cut it tried to recover from, with
+    ``resume_attempts`` (the reconnects tried in a row) and ``resume_cause`` (the last one's failure).
+    """
+
+    #: Reconnects a resuming stream tried after this error before giving up (0: none).
+    resume_attempts: int = 0
+    #: The failure of the last of those reconnects (None: none, or it failed the same way).
+    resume_cause: BaseException | None = None
 
 
 class UsageError(Exception):

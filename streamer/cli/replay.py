@@ -35,6 +35,9 @@ def _replay(args: argparse.Namespace) -> int:
             chunk_size=args.chunk_size,
             delay=args.delay,
             log=None if args.quiet else _log,
+            cut_within=args.cut_within,
+            cut_resumes=args.cut_resumes,
+            retry_ms=args.retry,
         )
     except OSError as exc:
         raise SystemExit(f"streamer: error: cannot read {exc.filename}: {exc.strerror}") from None
@@ -81,6 +84,23 @@ def register(commands: Any) -> None:
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument(
         "--cut-after", type=opt.non_negative_int, default=None, help="end each connection after N events"
+    )
+    p.add_argument(
+        "--cut-within",
+        action="store_true",
+        help="with --cut-after N: cut in the middle of event N+1 instead of after event N",
+    )
+    p.add_argument(
+        "--cut-resumes",
+        action="store_true",
+        help="with --cut-after N: cut resumed streams too (starting_after, Last-Event-ID) after N events",
+    )
+    p.add_argument(
+        "--retry",
+        type=opt.non_negative_int,
+        default=None,
+        metavar="MS",
+        help="start each stream with a retry: field (the reconnect wait a client should make, in ms)",
     )
     p.add_argument("--stall-after", type=opt.non_negative_int, default=None, help="go silent after N events")
     p.add_argument(

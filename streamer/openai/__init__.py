@@ -11,7 +11,7 @@ from ._core import StreamProtocol
 from .assistants import *  # noqa: F403
 from .assistants import __all__ as _assistants_all
 from .chat import AsyncChatStream, ChatProtocol, ChatStream
-from .client import AsyncClient, Client, RetryPolicy, Timeouts, from_openai_response
+from .client import AsyncClient, Client, Resume, RetryPolicy, Timeouts, from_openai_response
 from .responses import AsyncResponseStream, ResponseProtocol, ResponseStream
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Client",
     "ResponseProtocol",
     "ResponseStream",
+    "Resume",
     "RetryPolicy",
     "StreamProtocol",
     "Timeouts",

@@ -134,6 +134,26 @@ class _Segments(Generic[C]):
         self.follow_up: C | None = None
 
 
+# --- resume hook (streamer.openai._resume) ---------------------------------------------------------
+# A byte source that can resume after a cut (``ResumingBody``) has ``resume(decoder, error)``: at an
+# early end of its bytes it opens the next segment and returns True (the loop starts a fresh
+# decoder on it), returns False to end, or raises the error to end with. Other sources end with
+# ``error``.
+
+
+def _resumed(chunks: object, decoder: sse.Decoder, error: StreamError) -> bool:
+    resume = getattr(chunks, "resume", None)
+    return resume is not None and bool(resume(decoder, error))
+
+
+async def _aresumed(chunks: object, decoder: sse.Decoder, error: StreamError) -> bool:
+    resume = getattr(chunks, "resume", None)
+    return resume is not None and bool(await resume(decoder, error))
+
+
+# --- end of the resume hook ---------------------------------------------------------------------
+
+
 class TypedStream(Scanner[T], Generic[T, P]):
     """Base of the sync typed scanners: a protocol over bytes, sources closed, the text vocabulary.
 
@@ -218,7 +238,10 @@ def _events(segments: _Segments[Iterator[bytes]], protocol: Any, max_event_size:
             break
         else:
             decoder.close()
-            raise protocol.eof_error(decoder.truncated)
+            error = protocol.eof_error(decoder.truncated)
+            if _resumed(segments.chunks, decoder, error):  # resume hook: a new segment after a cut
+                continue
+            raise error
         close_quietly(segments.chunks)  # the segment ended; its follow-up takes over
         assert segments.follow_up is not None
         segments.chunks, segments.follow_up = segments.follow_up, None
@@ -307,7 +330,10 @@ async def _aevents(
                 break
         if not switched:
             decoder.close()
-            raise protocol.eof_error(decoder.truncated)
+            error = protocol.eof_error(decoder.truncated)
+            if await _aresumed(segments.chunks, decoder, error):  # resume hook: a new segment after a cut
+                continue
+            raise error
         await aclose_quietly(segments.chunks)
         assert segments.follow_up is not None
         segments.chunks, segments.follow_up = segments.follow_up, None

@@ -87,7 +87,12 @@ class RetryPolicy:
         asked = retry_after(headers) if headers is not None else None
         if asked is not None:
             return asked if asked <= self.max_retry_after else None
-        return self.rng.uniform(0.0, min(self.max_backoff, self.initial_backoff * 2**attempt))
+        return full_jitter(attempt, self.initial_backoff, self.max_backoff, self.rng)
+
+
+def full_jitter(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Exponential backoff with full jitter: a random wait in ``[0, min(maximum, initial * 2**attempt)]``."""
+    return rng.uniform(0.0, min(maximum, initial * 2 ** min(attempt, 62)))
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

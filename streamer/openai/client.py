@@ -5,7 +5,9 @@ Errors before the stream starts (a refused connection, an error status after the
 response that is not an event stream) raise from the call that opens the stream. Once the stream
 has started, a fault ends it: ``next()`` returns False and ``err()`` says why (``StreamTimeout``,
 ``ConnectionLost``, ``UnexpectedEOF``...). Nothing is retried after the response has begun, so no
-text is duplicated and no second run is created.
+text is duplicated and no second run is created; the exception is a stream the server can resume
+exactly once (a background response, ``starting_after``; an SSE endpoint with ``reconnect=``,
+``Last-Event-ID``): :mod:`._resume` continues it after a cut.
 
 Retries: a request is sent again only when it provably never reached the server (the connect
 failed: refused, unreachable, TLS) or when the server answered with a retryable status (or with
@@ -20,9 +22,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -45,11 +48,26 @@ from ._policy import (
     resolve_api_key,
     thread_and_run_body,
 )
+from ._policy import retry_after as _retry_after
+from ._resume import (
+    AsyncResumingBody,
+    EventSourceCursor,
+    Reconnects,
+    Refused,
+    Reopen,
+    ResponseCursor,
+    Resume,
+    ResumingBody,
+    aresuming_events,
+    budget,
+    resuming_events,
+)
 from .assistants import AsyncRunStream, RunStream
 from .chat import AsyncChatStream, ChatStream
 from .responses import AsyncResponseStream, ResponseStream
+from .responses.stream import ResponseSnapshot
 
-__all__ = ["AsyncClient", "Client", "RetryPolicy", "Timeouts", "from_openai_response"]
+__all__ = ["AsyncClient", "Client", "Resume", "RetryPolicy", "Timeouts", "from_openai_response"]
 
 _ERROR_BODY_LIMIT = 64 * 1024
 #: Connections a client's own pool opens at most (``max_connections``); streams beyond it wait.
@@ -127,12 +145,16 @@ class _Config:
         call: _Call,
         json: Any,
         beta: bool,
+        extra: Mapping[str, str | bytes] | None = None,
     ) -> httpx.Request:
+        headers: dict[str, Any] = dict(self.headers(beta, call.idempotency_key))
+        if extra:
+            headers.update(extra)
         return http.build_request(
             call.method,
             call.url,
             json=json,
-            headers=self.headers(beta, call.idempotency_key),
+            headers=headers,
             timeout=self.httpx_timeout(call.started),
         )
 
@@ -187,6 +209,15 @@ class _Config:
         if error is not None:
             raise error
 
+    def refusal(self, outcome: _Failure) -> Refused:
+        """A failed reconnect, for the resume loop: may another follow, after what wait."""
+        asked = _retry_after(outcome.headers) if outcome.headers is not None else None
+        return Refused(outcome.error, outcome.retryable, asked)
+
+    def reconnects(self, plan: Resume, cursor: Any, path: str) -> Reconnects:
+        """The resume state of one stream (see :mod:`._resume`)."""
+        return Reconnects(plan, cursor, join_url(self.base_url, path.split("?")[0]))
+
     def deadline(self, call: _Call) -> Deadline:
         return Deadline(call.url, call.started, self.timeouts.total, self.timeout_for(call.started, call.url))
 
@@ -204,10 +235,10 @@ class _Call:
     idempotency_key: str | None
 
     @classmethod
-    def start(cls, config: _Config, method: str, path: str) -> _Call:
+    def start(cls, config: _Config, method: str, path: str, started: float | None = None) -> _Call:
+        """A new call; ``started``: when the stream it resumes began (the total deadline counts from it)."""
         key = None if method.upper() in _SAFE_METHODS else f"streamer-retry-{uuid.uuid4()}"
-        call = cls(method, join_url(config.base_url, path), time.monotonic(), key)
-        return call
+        return cls(method, join_url(config.base_url, path), started or time.monotonic(), key)
 
 
 @define(frozen=True, slots=True)
@@ -229,9 +260,63 @@ class _ByteSource(Protocol):
 class EventStream(Scanner[sse.Event]):
     """A scanner of raw SSE events from any endpoint (``Client.stream``)."""
 
+    def __init__(
+        self,
+        source: Iterator[sse.Event],
+        *,
+        on_close: Callable[[], object] | None = None,
+        cursor: EventSourceCursor | None = None,
+    ) -> None:
+        super().__init__(source, on_close=on_close)
+        self._cursor = cursor
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream reconnected after a cut (``reconnect=``)."""
+        return 0 if self._cursor is None else self._cursor.resumes
+
 
 class AsyncEventStream(AsyncScanner[sse.Event]):
     """The async twin of :class:`EventStream`."""
+
+    def __init__(
+        self,
+        source: AsyncIterator[sse.Event],
+        *,
+        on_close: Callable[[], Awaitable[object] | object] | None = None,
+        cursor: EventSourceCursor | None = None,
+    ) -> None:
+        super().__init__(source, on_close=on_close)
+        self._cursor = cursor
+
+    @property
+    def resumes(self) -> int:
+        """How many times the stream reconnected after a cut (``reconnect=``)."""
+        return 0 if self._cursor is None else self._cursor.resumes
+
+
+def _response_budget(background: bool, resume: Resume | int | None) -> Resume | None:
+    """The resume budget of a Responses stream: on by default in background mode, refused otherwise."""
+    if not background:
+        if budget(resume, None, "resume") is not None:
+            raise UsageError(
+                "resume= needs background=True: only a background response can be streamed again "
+                "from where it was cut (GET /responses/{id}?stream=true&starting_after=N); a cut in "
+                "another response cannot be resumed exactly once"
+            )
+        return None
+    return budget(resume, Resume(), "resume")
+
+
+def _retrieve_path(response_id: str, starting_after: int | None) -> str:
+    if not isinstance(response_id, str) or not response_id:
+        raise UsageError(f"response_id must be a response's id (a non-empty str), got {response_id!r}")
+    path = f"responses/{quote(response_id, safe='')}?stream=true"
+    if starting_after is not None:
+        if type(starting_after) is not int:
+            raise UsageError(f"starting_after must be a sequence number (an int), got {starting_after!r}")
+        path += f"&starting_after={starting_after}"
+    return path
 
 
 class Client:
@@ -309,19 +394,112 @@ class Client:
         body = self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
         return _attach(body, ChatStream(body, max_event_size=self._config.max_event_size))
 
-    def responses_stream(self, **params: Any) -> ResponseStream:
-        """``POST /responses`` with ``stream: true`` (``model=``, ``input=``, ...)."""
-        body = self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return _attach(body, ResponseStream(body, max_event_size=self._config.max_event_size))
+    def responses_stream(
+        self, *, background: bool = False, resume: Resume | int | None = None, **params: Any
+    ) -> ResponseStream:
+        """``POST /responses`` with ``stream: true`` (``model=``, ``input=``, ...).
 
-    def stream(self, method: str, path: str, json: Any = None, *, beta: bool = False) -> EventStream:
+        ``background=True`` sends ``background: true``; such a stream resumes by itself after a
+        cut (``resume=``: a :class:`Resume` budget or a number of attempts, 0 for none; default
+        ``Resume()``). ``resume=`` without ``background=True`` is a ``UsageError``.
+        """
+        plan = _response_budget(background, resume)
+        started = time.monotonic()
+        body = self._open("POST", "responses", _response_body(params, background), beta=False)
+        return self._response_stream(body, plan, "responses", started)
+
+    def responses_retrieve_stream(
+        self,
+        response_id: str,
+        starting_after: int | None = None,
+        *,
+        snapshot: ResponseSnapshot | None = None,
+        resume: Resume | int | None = None,
+    ) -> ResponseStream:
+        """``GET /responses/{id}?stream=true&starting_after=N``: a background response streamed again.
+
+        Its events come after ``sequence_number`` N (all of them without it). ``snapshot``: the
+        stream that was cut, or the response as of event N, to carry the snapshots on (see
+        ``ResponseStream.from_chunks``). It resumes after a cut like a background stream.
+        """
+        path = _retrieve_path(response_id, starting_after)
+        started = time.monotonic()
+        body = self._open("GET", path, None, beta=False)
+        return self._response_stream(
+            body, budget(resume, Resume(), "resume"), path, started, response_id, starting_after, snapshot
+        )
+
+    def _response_stream(
+        self,
+        body: SyncBody,
+        plan: Resume | None,
+        path: str,
+        started: float,
+        response_id: str | None = None,
+        starting_after: int | None = None,
+        snapshot: ResponseSnapshot | None = None,
+    ) -> ResponseStream:
+        size = self._config.max_event_size
+        if plan is None and response_id is None:
+            return _attach(body, ResponseStream(body, max_event_size=size))
+        chunks: SyncBody | ResumingBody = body
+        cursor = ResponseCursor()
+        if plan is not None:
+            reconnects = self._config.reconnects(plan, cursor, path)
+            chunks = ResumingBody(body, self._reopener(False, started, stop_on_204=False), reconnects)
+        try:
+            stream = ResponseStream(
+                chunks, max_event_size=size, starting_after=starting_after, snapshot=snapshot
+            )
+        except BaseException:
+            chunks.close()
+            raise
+        cursor.bind(stream._protocol, response_id)
+        return _attach(chunks, stream)
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        beta: bool = False,
+        reconnect: Resume | int | None = None,
+    ) -> EventStream:
         """Any other SSE endpoint: a scanner of raw :class:`~streamer.sse.Event`.
 
-        It fails with ``UnexpectedEOF`` if the body ends in the middle of an event.
+        It fails with ``UnexpectedEOF`` if the body ends in the middle of an event. ``reconnect=``
+        (a :class:`Resume` budget or a number of attempts) reconnects as a browser's EventSource
+        does: after a cut or an end of the body, wait the server's ``retry:`` (else the backoff),
+        send the request again with ``Last-Event-ID``; a 204 answer ends the stream cleanly.
         """
+        plan = budget(reconnect, None, "reconnect")
+        started = time.monotonic()
         body = self._open(method, path, json, beta)
-        events = sse.iter_events(body, max_event_size=self._config.max_event_size)
-        return _attach(body, EventStream(events, on_close=body.close))
+        size = self._config.max_event_size
+        if plan is None:
+            return _attach(body, EventStream(sse.iter_events(body, max_event_size=size), on_close=body.close))
+        cursor = EventSourceCursor(method, path, json)
+        reconnects = self._config.reconnects(plan, cursor, path)
+        chunks = ResumingBody(body, self._reopener(beta, started, stop_on_204=True), reconnects)
+        events = resuming_events(chunks, cursor, size)
+        return _attach(chunks, EventStream(events, on_close=chunks.close, cursor=cursor))
+
+    def _reopener(
+        self, beta: bool, started: float, *, stop_on_204: bool
+    ) -> Callable[[Reopen], SyncBody | Refused | None]:
+        """How a resuming stream opens its next segment: one attempt, no retries of its own."""
+        config = self._config
+
+        def reopen(request: Reopen) -> SyncBody | Refused | None:
+            call = _Call.start(config, request.method, request.path, started)
+            try:
+                outcome = self._attempt(call, request.json, beta, 0, request.headers, stop_on_204)
+            except StreamError as exc:
+                return Refused(exc, retryable=False)
+            return config.refusal(outcome) if isinstance(outcome, _Failure) else outcome
+
+        return reopen
 
     def _run_stream(self, path: str, body: dict[str, Any]) -> RunStream:
         chunks = self._open("POST", path, body, beta=True)
@@ -338,23 +516,41 @@ class Client:
         call = _Call.start(config, method, path)
         attempt = 0
         while True:
-            config.check_total(call.started, call.url)
-            log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
-            try:
-                response = self._http.send(config.request(self._http, call, json, beta), stream=True)
-            except HTTPX_ERRORS as exc:
-                failure = config.transport_failure(exc, call)
-            else:
-                if is_event_stream(response.headers) and response.is_success:
-                    try:
-                        config.opened(response, call, attempt)
-                    except StreamError:
-                        response.close()
-                        raise
-                    return SyncBody(response, config.deadline(call))
-                failure = config.response_failure(response, _read_limited(response), call.url)
-            time.sleep(config.backoff(attempt, failure, call))
+            outcome = self._attempt(call, json, beta, attempt)
+            if isinstance(outcome, SyncBody):
+                return outcome
+            assert outcome is not None  # only a reconnect asks to stop on 204
+            time.sleep(config.backoff(attempt, outcome, call))
             attempt += 1
+
+    def _attempt(
+        self,
+        call: _Call,
+        json: Any,
+        beta: bool,
+        attempt: int,
+        headers: Mapping[str, str | bytes] | None = None,
+        stop_on_204: bool = False,
+    ) -> SyncBody | _Failure | None:
+        """One attempt: the body, why it failed, or None for a 204 when ``stop_on_204``."""
+        config = self._config
+        config.check_total(call.started, call.url)
+        log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
+        try:
+            response = self._http.send(config.request(self._http, call, json, beta, headers), stream=True)
+        except HTTPX_ERRORS as exc:
+            return config.transport_failure(exc, call)
+        if stop_on_204 and response.status_code == 204:
+            response.close()
+            return None
+        if is_event_stream(response.headers) and response.is_success:
+            try:
+                config.opened(response, call, attempt)
+            except StreamError:
+                response.close()
+                raise
+            return SyncBody(response, config.deadline(call))
+        return config.response_failure(response, _read_limited(response), call.url)
 
 
 class AsyncClient:
@@ -424,18 +620,98 @@ class AsyncClient:
         body = await self._open("POST", "chat/completions", {**params, "stream": True}, beta=False)
         return _attach(body, AsyncChatStream(body, max_event_size=self._config.max_event_size))
 
-    async def responses_stream(self, **params: Any) -> AsyncResponseStream:
-        """``POST /responses`` with ``stream: true``."""
-        body = await self._open("POST", "responses", {**params, "stream": True}, beta=False)
-        return _attach(body, AsyncResponseStream(body, max_event_size=self._config.max_event_size))
+    async def responses_stream(
+        self, *, background: bool = False, resume: Resume | int | None = None, **params: Any
+    ) -> AsyncResponseStream:
+        """``POST /responses`` with ``stream: true`` (``background``, ``resume``: as for ``Client``)."""
+        plan = _response_budget(background, resume)
+        started = time.monotonic()
+        body = await self._open("POST", "responses", _response_body(params, background), beta=False)
+        return await self._response_stream(body, plan, "responses", started)
+
+    async def responses_retrieve_stream(
+        self,
+        response_id: str,
+        starting_after: int | None = None,
+        *,
+        snapshot: ResponseSnapshot | None = None,
+        resume: Resume | int | None = None,
+    ) -> AsyncResponseStream:
+        """``GET /responses/{id}?stream=true&starting_after=N`` (as for ``Client``)."""
+        path = _retrieve_path(response_id, starting_after)
+        started = time.monotonic()
+        body = await self._open("GET", path, None, beta=False)
+        return await self._response_stream(
+            body, budget(resume, Resume(), "resume"), path, started, response_id, starting_after, snapshot
+        )
+
+    async def _response_stream(
+        self,
+        body: AsyncBody,
+        plan: Resume | None,
+        path: str,
+        started: float,
+        response_id: str | None = None,
+        starting_after: int | None = None,
+        snapshot: ResponseSnapshot | None = None,
+    ) -> AsyncResponseStream:
+        size = self._config.max_event_size
+        if plan is None and response_id is None:
+            return _attach(body, AsyncResponseStream(body, max_event_size=size))
+        chunks: AsyncBody | AsyncResumingBody = body
+        cursor = ResponseCursor()
+        if plan is not None:
+            reconnects = self._config.reconnects(plan, cursor, path)
+            chunks = AsyncResumingBody(body, self._reopener(False, started, stop_on_204=False), reconnects)
+        try:
+            stream = AsyncResponseStream(
+                chunks, max_event_size=size, starting_after=starting_after, snapshot=snapshot
+            )
+        except BaseException:
+            await chunks.aclose()
+            raise
+        cursor.bind(stream._protocol, response_id)
+        return _attach(chunks, stream)
 
     async def stream(
-        self, method: str, path: str, json: Any = None, *, beta: bool = False
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        beta: bool = False,
+        reconnect: Resume | int | None = None,
     ) -> AsyncEventStream:
-        """Any other SSE endpoint: an async scanner of raw :class:`~streamer.sse.Event`."""
+        """Any other SSE endpoint: an async scanner of raw :class:`~streamer.sse.Event` (``reconnect``:
+        as for ``Client.stream``)."""
+        plan = budget(reconnect, None, "reconnect")
+        started = time.monotonic()
         body = await self._open(method, path, json, beta)
-        events = sse.aiter_events(body, max_event_size=self._config.max_event_size)
-        return _attach(body, AsyncEventStream(events, on_close=body.aclose))
+        size = self._config.max_event_size
+        if plan is None:
+            events = sse.aiter_events(body, max_event_size=size)
+            return _attach(body, AsyncEventStream(events, on_close=body.aclose))
+        cursor = EventSourceCursor(method, path, json)
+        reconnects = self._config.reconnects(plan, cursor, path)
+        chunks = AsyncResumingBody(body, self._reopener(beta, started, stop_on_204=True), reconnects)
+        resumed = aresuming_events(chunks, cursor, size)
+        return _attach(chunks, AsyncEventStream(resumed, on_close=chunks.aclose, cursor=cursor))
+
+    def _reopener(
+        self, beta: bool, started: float, *, stop_on_204: bool
+    ) -> Callable[[Reopen], Awaitable[AsyncBody | Refused | None]]:
+        """How a resuming stream opens its next segment: one attempt, no retries of its own."""
+        config = self._config
+
+        async def reopen(request: Reopen) -> AsyncBody | Refused | None:
+            call = _Call.start(config, request.method, request.path, started)
+            try:
+                outcome = await self._attempt(call, request.json, beta, 0, request.headers, stop_on_204)
+            except StreamError as exc:
+                return Refused(exc, retryable=False)
+            return config.refusal(outcome) if isinstance(outcome, _Failure) else outcome
+
+        return reopen
 
     async def _run_stream(self, path: str, body: dict[str, Any]) -> AsyncRunStream:
         chunks = await self._open("POST", path, body, beta=True)
@@ -456,23 +732,49 @@ class AsyncClient:
         call = _Call.start(config, method, path)
         attempt = 0
         while True:
-            config.check_total(call.started, call.url)
-            log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
-            try:
-                response = await self._http.send(config.request(self._http, call, json, beta), stream=True)
-            except HTTPX_ERRORS as exc:
-                failure = config.transport_failure(exc, call)
-            else:
-                if is_event_stream(response.headers) and response.is_success:
-                    try:
-                        config.opened(response, call, attempt)
-                    except StreamError:
-                        await response.aclose()
-                        raise
-                    return AsyncBody(response, config.deadline(call), config.timeouts.idle)
-                failure = config.response_failure(response, await _aread_limited(response), call.url)
-            await anyio.sleep(config.backoff(attempt, failure, call))
+            outcome = await self._attempt(call, json, beta, attempt)
+            if isinstance(outcome, AsyncBody):
+                return outcome
+            assert outcome is not None  # only a reconnect asks to stop on 204
+            await anyio.sleep(config.backoff(attempt, outcome, call))
             attempt += 1
+
+    async def _attempt(
+        self,
+        call: _Call,
+        json: Any,
+        beta: bool,
+        attempt: int,
+        headers: Mapping[str, str | bytes] | None = None,
+        stop_on_204: bool = False,
+    ) -> AsyncBody | _Failure | None:
+        """One attempt: the body, why it failed, or None for a 204 when ``stop_on_204``."""
+        config = self._config
+        config.check_total(call.started, call.url)
+        log.debug("%s %s: attempt %d", call.method, call.url, attempt + 1)
+        try:
+            request = config.request(self._http, call, json, beta, headers)
+            response = await self._http.send(request, stream=True)
+        except HTTPX_ERRORS as exc:
+            return config.transport_failure(exc, call)
+        if stop_on_204 and response.status_code == 204:
+            await response.aclose()
+            return None
+        if is_event_stream(response.headers) and response.is_success:
+            try:
+                config.opened(response, call, attempt)
+            except StreamError:
+                await response.aclose()
+                raise
+            return AsyncBody(response, config.deadline(call), config.timeouts.idle)
+        return config.response_failure(response, await _aread_limited(response), call.url)
+
+
+def _response_body(params: dict[str, Any], background: bool) -> dict[str, Any]:
+    body = {**params, "stream": True}
+    if background:
+        body["background"] = True
+    return body
 
 
 def _submit_request(thread_id: str, run_id: str, outputs: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -519,7 +821,7 @@ def from_openai_response(response: _ByteSource) -> RunStream:
 S = TypeVar("S")
 
 
-def _attach(body: SyncBody | AsyncBody, stream: S) -> S:
+def _attach(body: SyncBody | AsyncBody | ResumingBody | AsyncResumingBody, stream: S) -> S:
     """The stream, made known to its body: a body drains for reuse only once its stream ended."""
     body.attach(stream)
     return stream

@@ -9,7 +9,12 @@ For the offline demo, the examples, ``streamer replay`` and tests (yours too). T
   :class:`Recordings`, which serves recorded ``.sse`` files by the request path and the kind of each
   file: chat at ``/v1/chat/completions``, responses at ``/v1/responses``, assistants at
   ``/v1/threads/runs`` and ``/v1/threads/{id}/runs``. It also serves ``GET /v1/responses/{id}``
-  with ``stream=true&starting_after=N`` and honours ``Last-Event-ID``, to resume a stream.
+  with ``stream=true&starting_after=N`` and honours ``Last-Event-ID``, to resume a stream;
+- :class:`EventSource`, a responder serving one recording at any path by the WHATWG EventSource
+  rules: ``Last-Event-ID`` resumes after that event, and a resume with nothing left gets a 204.
+
+Both cut streams at event boundaries or in the middle of an event, may cut resumed streams too, and
+may start each stream with a ``retry:`` field, to test clients that resume.
 
 It binds to 127.0.0.1 by default and uses nothing but the standard library and attrs.
 """
@@ -36,6 +41,8 @@ from .. import sse
 
 __all__ = [
     "KINDS",
+    "EventSource",
+    "Faults",
     "Recorded",
     "Recording",
     "Recordings",
@@ -113,6 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if reply.status in (204, 304):  # no body, so no framing for one
+            self.end_headers()
+            self.wfile.flush()
+            return
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         self.wfile.flush()
@@ -341,6 +352,13 @@ class Recording:
 
     def after(self, *, last_event_id: str | None = None, starting_after: int | None = None) -> bytes | None:
         """The events after ``Last-Event-ID`` or after ``sequence_number`` N, encoded; None if not found."""
+        start = self.start_after(last_event_id=last_event_id, starting_after=starting_after)
+        return None if start is None else b"".join(sse.encode(event) for event in self.events[start:])
+
+    def start_after(
+        self, *, last_event_id: str | None = None, starting_after: int | None = None
+    ) -> int | None:
+        """The index of the first event after ``Last-Event-ID`` / ``sequence_number`` N; None if not found."""
         start = 0
         if last_event_id is not None:
             ids = [event.id for event in self.events]
@@ -352,7 +370,21 @@ class Recording:
             start = next(
                 (i for i, n in enumerate(numbers) if n is not None and n > starting_after), len(numbers)
             )
-        return b"".join(sse.encode(event) for event in self.events[start:])
+        return start
+
+    def served(self, start: int = 0) -> tuple[bytes, list[int]]:
+        """The body that serves the events from ``start`` on, and where each of its events ends.
+
+        From the start that is the recorded bytes themselves; a resumed tail is re-encoded.
+        """
+        if start == 0:
+            return self.body, list(self.ends)
+        body = bytearray()
+        ends = []
+        for event in self.events[start:]:
+            body += sse.encode(event)
+            ends.append(len(body))
+        return bytes(body), ends
 
 
 def _json(text: str) -> Any:
@@ -368,14 +400,97 @@ def _sequence(event: sse.Event) -> int | None:
     return number if isinstance(number, int) else None
 
 
+@define(frozen=True, slots=True)
+class Faults:
+    """How a served stream misbehaves: cuts, stalls, a ``retry:`` field, a slow drip.
+
+    ``cut_after`` ends the connection after that many events (no end of the chunked body), or in
+    the middle of the next event with ``cut_within`` (halfway through its bytes); resumed streams
+    are cut too, after that many of their own events, only with ``cut_resumes``. ``stall_after``
+    pauses ``stall_for`` seconds after that many events. ``retry_ms`` starts each stream with a
+    ``retry:`` field (the wait a client should make before reconnecting).
+    """
+
+    cut_after: int | None = None
+    cut_within: bool = False
+    cut_resumes: bool = False
+    stall_after: int | None = None
+    stall_for: float = 60.0
+    retry_ms: int | None = None
+    chunk_size: int = 4096
+    delay: float = 0.0
+
+    def reply(self, body: bytes, ends: list[int], *, resumed: bool) -> Reply:
+        """The reply that serves ``body`` (whose events end at ``ends``) with these faults."""
+        prefix = b"" if self.retry_ms is None else b"retry: %d\n\n" % self.retry_ms
+        cut = stall = None
+        if self.cut_after is not None and (self.cut_resumes or not resumed):
+            cut = _offset(ends, self.cut_after)
+            if self.cut_within and self.cut_after < len(ends):
+                cut = (cut + ends[self.cut_after]) // 2
+            cut += len(prefix)
+        if self.stall_after is not None and not resumed:
+            stall = _offset(ends, self.stall_after) + len(prefix)
+        return Reply(
+            body=prefix + body,
+            headers={"content-type": "text/event-stream", "cache-control": "no-cache"},
+            chunk_size=self.chunk_size,
+            delay=self.delay,
+            cut_at=cut,
+            stall_at=stall,
+            stall_for=self.stall_for if stall is not None else 0.0,
+        )
+
+
+def _offset(ends: list[int], count: int) -> int:
+    """The byte offset just after the first ``count`` events (the whole body if there are fewer)."""
+    if count <= 0 or not ends:
+        return 0
+    return ends[min(count, len(ends)) - 1]
+
+
+_NO_CONTENT = Reply(204, b"", {})
+
+
+@define(slots=True)
+class EventSource:
+    """A responder serving one recording at any ``GET`` path by the WHATWG EventSource rules.
+
+    ``Last-Event-ID`` resumes after that event (an id it does not know gets a 400); a resume with
+    no event left gets ``204 No Content``, the server's way to tell a client to stop reconnecting.
+    ``faults`` cut, stall or add ``retry:``; ``status`` answers with that status, once.
+    """
+
+    recording: Recording
+    faults: Faults = field(factory=Faults)
+    status: int | None = None
+
+    def __call__(self, request: Recorded) -> Reply:
+        """The reply to one request."""
+        if self.status is not None:
+            status, self.status = self.status, None
+            return error_reply(status, f"scripted status {status}", "replay_fault")
+        last = request.headers.get("last-event-id")
+        start = self.recording.start_after(last_event_id=last) if last else 0
+        if start is None:
+            return error_reply(400, "Last-Event-ID names no event of the recording")
+        if last and start >= len(self.recording.events):
+            return _NO_CONTENT
+        body, ends = self.recording.served(start)
+        return self.faults.reply(body, ends, resumed=bool(last))
+
+
 @define(slots=True)
 class Recordings:
     """A responder serving recorded streams by the request path and each file's kind, with faults.
 
     Recordings of one kind are served in turn; the last one repeats. ``cut_after`` ends the
-    connection after that many events, ``stall_after`` pauses ``stall_for`` seconds after that many
-    events, ``status`` answers the first ``status_times`` requests (every one if 0) with that
-    error status instead. ``log`` is called with one line per request.
+    connection after that many events (``cut_within``: in the middle of the next one;
+    ``cut_resumes``: resumed streams too), ``stall_after`` pauses ``stall_for`` seconds after that
+    many events, ``retry_ms`` starts each stream with a ``retry:`` field (see :class:`Faults`);
+    ``status`` answers the first ``status_times`` requests (every one if 0) with that error status
+    instead. A ``Last-Event-ID`` resume with no event left gets a 204. ``log`` is called with one
+    line per request.
     """
 
     recordings: list[Recording]
@@ -387,8 +502,25 @@ class Recordings:
     chunk_size: int = 4096
     delay: float = 0.0
     log: Callable[[str], None] | None = None
+    cut_within: bool = False
+    cut_resumes: bool = False
+    retry_ms: int | None = None
     _served: dict[str, int] = field(factory=dict)
     _failed: int = 0
+
+    @property
+    def faults(self) -> Faults:
+        """The faults every stream is served with."""
+        return Faults(
+            cut_after=self.cut_after,
+            cut_within=self.cut_within,
+            cut_resumes=self.cut_resumes,
+            stall_after=self.stall_after,
+            stall_for=self.stall_for,
+            retry_ms=self.retry_ms,
+            chunk_size=self.chunk_size,
+            delay=self.delay,
+        )
 
     @classmethod
     def load(cls, paths: Iterable[str | Path], **options: Any) -> Recordings:
@@ -430,7 +562,8 @@ class Recordings:
         turn = self._served.get(kind, 0)
         self._served[kind] = turn + 1
         recording = choices[min(turn, len(choices) - 1)]
-        return self._stream(recording.body, recording), f"{kind} {recording.path.name}"
+        body, ends = recording.served()
+        return self.faults.reply(body, ends, resumed=False), f"{kind} {recording.path.name}"
 
     def _resume(self, request: Recorded, choices: list[Recording]) -> tuple[Reply, str]:
         url = urlsplit(request.path)
@@ -447,25 +580,12 @@ class Recordings:
             starting_after = None if after is None else int(after)
         except ValueError:
             return error_reply(400, f"starting_after must be a whole number, got {after!r}"), ""
-        body = recording.after(
-            last_event_id=request.headers.get("last-event-id"), starting_after=starting_after
-        )
-        if body is None:
+        last = request.headers.get("last-event-id")
+        start = recording.start_after(last_event_id=last, starting_after=starting_after)
+        if start is None:
             return error_reply(400, "Last-Event-ID names no event of the recording"), ""
-        return self._stream(body, None), f"responses {recording.path.name} (resumed)"
-
-    def _stream(self, body: bytes, recording: Recording | None) -> Reply:
-        cut = stall = None
-        if recording is not None and self.cut_after is not None:
-            cut = recording.offset_after(self.cut_after)
-        if recording is not None and self.stall_after is not None:
-            stall = recording.offset_after(self.stall_after)
-        return Reply(
-            body=body,
-            headers={"content-type": "text/event-stream", "cache-control": "no-cache"},
-            chunk_size=self.chunk_size,
-            delay=self.delay,
-            cut_at=cut,
-            stall_at=stall,
-            stall_for=self.stall_for if stall is not None else 0.0,
-        )
+        if last and start >= len(recording.events):
+            return _NO_CONTENT, f"responses {recording.path.name} (nothing after Last-Event-ID)"
+        body, ends = recording.served(start)
+        resumed = starting_after is not None or bool(last)
+        return self.faults.reply(body, ends, resumed=resumed), f"responses {recording.path.name} (resumed)"

@@ -99,6 +99,11 @@ def accept_text_delta(protocol: ResponseProtocol, raw: sse.Event) -> ResponseOut
         delta = json_string(delta)
         if delta is None:
             return None  # not reached for a SAFE_STRING body; the full path would name it
+    if capture[0] is not None:  # the resume point, checked as the full path does
+        number = int(capture[0])
+        if protocol.joined and protocol.sequence is not None and number <= protocol.sequence:
+            raise protocol._duplicate(number, raw.event)
+        protocol.sequence = number
     if output is not None:
         # The full path's _check_indexes: an index below the count so far is always in bounds.
         out = 0 if output == "0" else int(output)
