@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streamer.swim.downlink import DownlinkScanner
 from streamer.swim.operators import fx, sma
 from streamer.swim.recon import to_python
-from streamer.swim.warp import _flat_event, _parse_envelope, parse_envelope
+from streamer.swim.warp import _flat_event, _parse_envelope, flat_event_data, parse_envelope
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +45,8 @@ STATUS = (
 
 
 def per_message(fn: Callable[[], Any], number: int) -> float:
-    """Microseconds per call: the best of 5 runs of ``number`` calls."""
-    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+    """Microseconds per call over ``number`` calls."""
+    return timeit.timeit(fn, number=number) / number * 1e6
 
 
 def recon_figures(quick: bool) -> None:
@@ -55,17 +55,30 @@ def recon_figures(quick: bool) -> None:
     assert _flat_event(STATUS) == _parse_envelope(STATUS), (
         "the fast path must read what the full reader reads"
     )
-    number = 2_000 if quick else 20_000
-    rows = {
-        "parse_envelope + to_python (fast path)": per_message(
-            lambda: to_python(parse_envelope(STATUS).body), number
-        ),
-        "full Recon reader + to_python": per_message(lambda: to_python(_parse_envelope(STATUS).body), number),
-        "swimos _Envelope._parse_recon": per_message(lambda: _Envelope._parse_recon(STATUS), number // 10),
+    flat = flat_event_data(STATUS)
+    assert flat is not None
+    assert flat[2] == to_python(_parse_envelope(STATUS).body)
+    number, rounds = (1_000, 5) if quick else (5_000, 9)
+    contenders: dict[str, tuple[Callable[[], Any], int]] = {
+        "flat_event_data (a downlink's path)": (lambda: flat_event_data(STATUS), number),
+        "parse_envelope + to_python (fast path)": (lambda: to_python(parse_envelope(STATUS).body), number),
+        "full Recon reader + to_python": (lambda: to_python(_parse_envelope(STATUS).body), number // 5),
+        "swimos _Envelope._parse_recon": (lambda: _Envelope._parse_recon(STATUS), number // 25),
     }
-    print("Recon: reading one status @event (best of 5)\n")
-    for name, micros in rows.items():
-        print(f"  {name:<40} {micros:8.1f} us")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_ in range(rounds):  # interleaved, each round in a rotated order
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            fn, calls = contenders[name]
+            times[name].append(per_message(fn, calls))
+    swimos = times["swimos _Envelope._parse_recon"]
+    print(f"Recon: one status @event, best of {rounds} interleaved rounds (spread: slowest/best - 1)\n")
+    for name, runs in times.items():
+        ratios = sorted(s / r for s, r in zip(swimos, runs))
+        print(
+            f"  {name:<40} {min(runs):8.1f} us  spread {max(runs) / min(runs) - 1:4.0%}"
+            f"   swimos/this per round {ratios[0]:5.1f}x-{ratios[-1]:5.1f}x"
+        )
     print("\nRecon: one 10 MB string value in an @event (goal: < 0.5 s, < 5x its size in extra memory)\n")
     size = 10_000_000
     for label, body in (("plain text", "x" * size), ("an escape every 4 chars", 'ab\\"c' * (size // 5))):
