@@ -307,19 +307,21 @@ def icount() -> None:
         per = (_instructions("recon", name, "2000") - _instructions("recon", name, "0")) / 2000
         print(f"  {name:<30} {per:10,.0f}")
     count = 3_000
-    print(f"\nWARP link, simulator in its own process: instructions per update ({count:,} reads minus 1)\n")
+    print(
+        f"\nWARP link, simulator in its own process: instructions per update (the synced value and {count:,}"
+        "\nticks, minus the synced value alone; each symbol ticks a fixed number of times)\n"
+    )
     per_update = {}
-    with feed_process(cadence="drain", java_doubles=False) as url:
+    with (
+        feed_process(cadence="drain", max_ticks=0) as none,
+        feed_process(cadence="drain", max_ticks=count) as url,
+    ):
         for index, mode in enumerate(("scanner", "pipeline")):
-            one = _instructions("link", url, mode, "1", symbol_name(900 + 2 * index))
-            many = _instructions("link", url, mode, str(count), symbol_name(901 + 2 * index))
-            per_update[mode] = (many - one) / (count - 1)
+            one = _instructions("link", none, mode, "1", symbol_name(900 + index))
+            many = _instructions("link", url, mode, str(count + 1), symbol_name(900 + index))
+            per_update[mode] = (many - one) / count
             print(f"  {mode:<30} {per_update[mode]:10,.0f}")
     print(f"\n  pipeline cost: {per_update['pipeline'] / per_update['scanner'] - 1:+.1%} (goal <= 10%)")
-    print(
-        "  (the link's count includes the threads' waits and wake-ups, which depend on timing: it has\n"
-        "  ranged +10% to +18% between runs; the pipeline's own cost below does not depend on timing)"
-    )
     bare, piped = (
         _instructions("pipeline", mode, "20000") - _instructions("pipeline", mode, "0")
         for mode in ("bare", "pipe")
