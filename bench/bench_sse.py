@@ -198,7 +198,7 @@ def wall_clock(args: argparse.Namespace) -> None:
             "\nthe consumer lets each event go before asking for the next:"
         )
         for label, events in EVENT_ITERATORS.items():
-            print(f"  {label:<10} {peak_memory(events, chunks) / largest:5.2f}x")
+            print(f"  {label:<10} {peak_memory(events, chunks) / largest:6.3f}x")
     print("\nWorst ratio (best of rounds) against each peer over all corpora and chunkings:")
     for peer, ratio in worst.items():
         print(f"  {peer:<10} {ratio:5.2f}x")

@@ -213,14 +213,14 @@ class Decoder:
             else:
                 single = False
                 complete = chunk[:cut]
-            rest = chunk[cut + 2 :]
+            rest = cut + 2  # where the next event starts: sliced off after the dispatch (see below)
         elif seam:
             # The blank line's LF starts this chunk; the line it ends was in the last one.
             del pending[-1]
             complete = pending
             pending = self._pending = bytearray()
             single = True
-            rest = chunk[1:]
+            rest = 1
         else:
             pending += chunk
             if len(pending) > self.max_event_size:
@@ -236,7 +236,8 @@ class Decoder:
             elif single or size >= self.max_event_size or not self._simple(complete, events):
                 self._blocks((complete,) if single else complete.split(b"\n\n"), events)
             self._pending_offset += size + 2
-            pending += rest
+            # Sliced only now: a large event's text is joined above while nothing else is held.
+            pending += chunk[rest:]
             if len(pending) > self.max_event_size:
                 self._check_size(pending, self._pending_offset, complete=False)
         except EventTooLarge:

@@ -515,3 +515,29 @@ def test_large_event_of_continuation_bytes_only_is_replaced_like_the_reference()
     decoder = Decoder()
     events = decoder.feed(stream[:100]) + decoder.feed(stream[100:])
     assert events == reference_decode(stream)[0]
+
+
+def test_a_large_event_peaks_at_its_pieces_and_its_text_and_nothing_more() -> None:
+    """Decoding a 1 MiB data line holds its decoded pieces and the joined text at the join, and no
+    more: in particular not the rest of the chunk that completed it (sliced off only afterwards)."""
+    import gc
+    import tracemalloc
+
+    size = 1 << 20
+    line = b"data: " + (b"x" * 63 + "\u00e9".encode()) * (size // 65) + b"\n\n"
+    tail = b"data: " + b"y" * 60_000  # the next event's start, in the same chunk as this one's end
+    body = line[:-100]
+    chunks = [body[i : i + 8192] for i in range(0, len(body), 8192)] + [line[-100:] + tail]
+    assert b"".join(chunks) == line + tail
+    decoder = Decoder()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        events = [event for chunk in chunks for event in decoder.feed(chunk)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    text_size = len(events[0].data) + 80  # one str object: its characters (one byte each) and header
+    assert [len(event.data) for event in events] == [len(line.decode()) - 8]
+    # The pieces and the joined text: 2 copies; the pieces' headers and lists: well under 8 KiB.
+    assert peak < 2 * text_size + 8192, f"{peak:,} bytes: {peak / text_size:.4f}x the text"

@@ -35,7 +35,7 @@ from attrs import define
 from ..errors import BufferOverflow, Disconnected, LinkFailed, SyncTimeout, UsageError, WarpProtocolError
 from ..scanner import AsyncScanner, Scanner
 from .recon import ABSENT, Attr, ReconError, Record, to_python
-from .warp import Envelope, parse_envelope
+from .warp import Envelope, flat_event_data, parse_envelope
 
 __all__ = ["AsyncDownlinkScanner", "DownlinkScanner", "Update", "open_downlink"]
 
@@ -355,6 +355,11 @@ class _WarpTransport(_Transport):
                     "the server closed the connection" if exc.rcvd is not None else "the connection was lost"
                 ) from None
             if isinstance(message, bytes):
+                continue
+            flat = flat_event_data(message)  # the commonest message, read without a Recon tree
+            if flat is not None:
+                if flat[0] == self.node and flat[1] == self.lane:
+                    self.deliver(flat[2])
                 continue
             try:
                 envelope = parse_envelope(message)

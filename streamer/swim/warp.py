@@ -9,7 +9,7 @@ from attrs import define
 
 from .recon import ABSENT, Attr, ReconError, Record, Slot, dumps, parse
 
-__all__ = ["Envelope", "parse_envelope"]
+__all__ = ["Envelope", "flat_event_data", "parse_envelope"]
 
 #: Envelopes addressed to a lane or link (the rest, @auth and friends, address the host).
 LINK_TAGS = frozenset({"link", "linked", "sync", "synced", "event", "command", "unlink", "unlinked"})
@@ -45,51 +45,79 @@ def _uri(value: str) -> str:
     return dumps(value)
 
 
-_NAME = r'(?:"([^"\\]*)"|([A-Za-z_][A-Za-z0-9_-]*))'
-_FLAT_EVENT = re.compile(r"@event\(node:" + _NAME + ",lane:" + _NAME + r"\)\{(.*)\}", re.DOTALL)
+_IDENT = r"[A-Za-z_][A-Za-z0-9_-]*+"
+_NAME = rf'(?:"([^"\\]*+)"|({_IDENT}))'
+_FLAT_HEAD = re.compile(rf"@event\(node:{_NAME},lane:{_NAME}\)\{{")
+# One slot and the comma after it: a key, then exactly one of a number, an escape-free string or an
+# identifier, ending at a comma that more follows or at the end of the body. ``split`` returns the
+# gaps between the slots and, after each gap, a slot's 4 groups (None where a group did not match).
 _FLAT_SLOT = re.compile(
-    r'([A-Za-z_][A-Za-z0-9_-]*):(?:(-?\d+)|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|"([^"\\]*)"|([A-Za-z_][A-Za-z0-9_-]*))(?:,|\Z)'
+    rf'({_IDENT}):(?:(-?\d++(?:\.\d++)?+(?:[eE][+-]?+\d++)?+)|"([^"\\]*+)"|({_IDENT}))(?:,(?!\Z)|\Z)'
 )
+_STRIDE = 5  # split's stride: a gap, then a slot's 4 groups
 _WORDS = frozenset({"true", "false"})
+_WORD_VALUES = {"true": True, "false": False}
+#: Longer messages go to the full reader, which reads large values in place (the fast path copies).
+_FLAT_LIMIT = 1 << 16
+
+
+def _flat_slots(text: str) -> tuple[str, str, list[str], list[Any]] | None:
+    """Node, lane, keys and values of a flat ``@event(node:..,lane:..){k:v,...}``, or None.
+
+    None (the caller falls back to the full reader) unless the slots tile the body exactly (every
+    gap between them is empty) and hold only numbers, escape-free strings and identifiers, and no
+    key, node or lane is true/false. Each piece reads exactly as the full reader reads it.
+    """
+    head = _FLAT_HEAD.match(text)
+    if head is None or text[-1] != "}" or len(text) > _FLAT_LIMIT:
+        return None
+    quoted_node, node, quoted_lane, lane = head.groups()
+    if node in _WORDS or lane in _WORDS:
+        return None
+    parts = _FLAT_SLOT.split(text[head.end() : -1])
+    if any(parts[::_STRIDE]):  # something before, between or after the slots: not flat
+        return None
+    keys = parts[1::_STRIDE]
+    if _WORDS.intersection(keys):
+        return None
+    try:
+        values = [
+            (float(number) if "." in number or "e" in number or "E" in number else int(number))
+            if number is not None
+            else string
+            if word is None
+            else _WORD_VALUES.get(word, word)
+            for number, string, word in zip(parts[2::_STRIDE], parts[3::_STRIDE], parts[4::_STRIDE])
+        ]
+    except ValueError:  # an integer too long for int(): the full reader reports it
+        return None
+    return (
+        quoted_node if quoted_node is not None else node,
+        quoted_lane if quoted_lane is not None else lane,
+        keys,
+        values,
+    )
 
 
 def _flat_event(text: str) -> Envelope | None:
-    """The common ``@event(node:..,lane:..){k:v,...}`` of scalars, read without the full reader.
+    """A flat ``@event`` (see :func:`_flat_slots`) read without the full reader, or None."""
+    flat = _flat_slots(text)
+    if flat is None:
+        return None
+    node, lane, keys, values = flat
+    return Envelope("event", node, lane, Record(map(Slot, keys, values)) if keys else ABSENT)
 
-    Returns None (the caller falls back to :func:`parse`) unless the slots tile the body exactly
-    and hold only plain numbers, escape-free strings and identifiers other than true/false.
+
+def flat_event_data(text: str) -> tuple[str, str, Any] | None:
+    """Node, lane and plain body of a flat ``@event``, exactly ``to_python`` of its body, or None.
+
+    The shortcut a downlink takes for the commonest message: no Recon tree is built.
     """
-    match = _FLAT_EVENT.fullmatch(text)
-    if match is None:
+    flat = _flat_slots(text)
+    if flat is None:
         return None
-    quoted_node, node, quoted_lane, lane = match.group(1, 2, 3, 4)
-    if node in _WORDS or lane in _WORDS:
-        return None
-    items = Record()
-    position, size = match.span(5)  # the body is read in place: no copy of it
-    while position < size:  # each slot must start where the last one ended: no search, no skipping
-        slot = _FLAT_SLOT.match(text, position, size)
-        if slot is None:
-            return None
-        key, integer, decimal, string, word = slot.groups()
-        if key in _WORDS or word in _WORDS:
-            return None
-        if integer is not None:
-            value: Any = int(integer)
-        elif decimal is not None:
-            value = float(decimal)
-        else:
-            value = string if string is not None else word
-        items.append(Slot(key, value))
-        position = slot.end()
-    if position != size or (size > match.start(5) and text[size - 1] == ","):
-        return None
-    return Envelope(
-        "event",
-        quoted_node if quoted_node is not None else node,
-        quoted_lane if quoted_lane is not None else lane,
-        items if items else ABSENT,
-    )
+    node, lane, keys, values = flat
+    return node, lane, dict(zip(keys, values)) if keys else None
 
 
 def parse_envelope(text: str) -> Envelope:

@@ -90,6 +90,7 @@ class StockSimulator:
     """Serve the simulated stock feed over WARP on a loopback port, from a background thread.
 
     ``with StockSimulator(rate=50) as feed: ... feed.url ...``. ``port=0`` picks a free port.
+    ``max_ticks`` stops each symbol after that many ticks (a benchmark then knows what arrives).
     """
 
     def __init__(
@@ -103,9 +104,14 @@ class StockSimulator:
         symbols: int = 100,
         strict: bool = False,
         java_doubles: bool = False,
+        max_ticks: int | None = None,
     ) -> None:
         if cadence not in CADENCES:
             raise ValueError(f"cadence must be one of {', '.join(CADENCES)}, not {cadence!r}")
+        if max_ticks is not None and (
+            isinstance(max_ticks, bool) or not isinstance(max_ticks, int) or max_ticks < 0
+        ):
+            raise ValueError(f"max_ticks must be a whole number of ticks, 0 or more, not {max_ticks!r}")
         if cadence == "fixed" and not rate > 0:
             raise ValueError(f"rate must be a positive number of updates per second, not {rate!r}")
         self.host = host
@@ -115,6 +121,8 @@ class StockSimulator:
         self.rate = rate
         self.strict = strict
         self.java_doubles = java_doubles
+        #: Each symbol ticks at most this many times (None: for as long as something links to it).
+        self.max_ticks = max_ticks
         self.tickers: dict[str, StockTicker] = {
             symbol_name(i): StockTicker(symbol_name(i), seed) for i in range(symbols)
         }
@@ -332,7 +340,12 @@ class StockSimulator:
             await asyncio.sleep(3.0)
         elif self.cadence == "fixed":
             await asyncio.sleep(1.0 / self.rate)
+        ticks = 0
         while any(True for _ in self._subscribers(symbol)):
+            if self.max_ticks is not None and ticks >= self.max_ticks:
+                await asyncio.sleep(0.05)  # the last tick sent: wait for the readers to unlink
+                continue
+            ticks += 1
             ticker.tick()
             await self._publish(symbol, block=self.cadence == "drain")
             if self.cadence == "fixed":

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamer.swim.recon import (
@@ -245,3 +245,222 @@ def test_the_fast_path_falls_back_on_anything_it_does_not_know(text: str) -> Non
 def test_what_the_fast_path_rejects_and_the_reader_rejects_is_an_error(text: str) -> None:
     with pytest.raises(ReconError):
         parse_envelope(text)
+
+
+# --- the flat fast path, differentially against the full reader ----------------------------------
+
+PLAIN_IDENTS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_\-]{0,5}", fullmatch=True).filter(
+    lambda name: name not in ("true", "false")
+)
+WORDS = st.sampled_from(["true", "false"])
+ODD_IDENTS = st.from_regex(r"[A-Za-z_$\u00e9][A-Za-z0-9_\-$\u00e9]{0,5}", fullmatch=True) | st.sampled_from(
+    ["true", "false", "null", "nan", "e", "E5", "_", "x-1"]
+)
+PLAIN_QUOTED = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters='"\\'), max_size=8
+).map(lambda text: '"' + text + '"')
+ODD_QUOTED = st.text(st.characters(blacklist_categories=["Cs"]), max_size=8).map(
+    lambda text: '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+) | st.sampled_from(['"a\\u00e9"', '"\\n"', '"\u00e9\u4e2d"', '"a,b:c}"', '"\\\\"', '"\\/"'])
+PLAIN_NUMBERS = (
+    st.integers(-(10**30), 10**30).map(str)
+    | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+    | st.floats(allow_nan=False, allow_infinity=False).map(java_double)
+)
+ODD_NUMBERS = st.from_regex(
+    r"-?(0x[0-9A-Fa-f]{1,4}|\d{0,3}\.?\d{0,3}([eE][+-]?\d{0,3})?)", fullmatch=True
+) | st.sampled_from(["1" * 5000, "-" + "9" * 4301, "1e999", "-0", "-0.0", "007", ".5", "1.", "1e", "--1"])
+ODD_VALUES = st.sampled_from(["", "{}", "{a:1}", "@x", "@x(1)", "%aGk=", "{1,2}", "true", "false"])
+PLAIN_VALUES = PLAIN_NUMBERS | PLAIN_IDENTS | PLAIN_QUOTED | WORDS
+ODD_KEYS = ODD_IDENTS | ODD_QUOTED | ODD_NUMBERS | WORDS
+ODD_SLOT_VALUES = ODD_NUMBERS | ODD_IDENTS | ODD_QUOTED | ODD_VALUES
+SPACES = st.sampled_from(["", " ", "\t", "\n", "\r", "\r\n"])
+
+
+@st.composite
+def flat_messages(draw: st.DrawFn) -> str:
+    """A flat ``@event`` with, most of the time, one odd piece: a key, value, space, head or opener."""
+    slots = [f"{k}:{v}" for k, v in draw(st.lists(st.tuples(PLAIN_IDENTS, PLAIN_VALUES), max_size=5))]
+    node, lane = draw(PLAIN_IDENTS | PLAIN_QUOTED), draw(PLAIN_IDENTS | PLAIN_QUOTED)
+    head, opener = "@event(node:{},lane:{})", "{"
+    odd = draw(st.sampled_from(["none", "key", "value", "space", "node", "lane", "head", "opener"]))
+    if odd in ("key", "value"):
+        key = draw(ODD_KEYS) if odd == "key" else draw(PLAIN_IDENTS)
+        value = draw(ODD_SLOT_VALUES) if odd == "value" else draw(PLAIN_VALUES)
+        slots.insert(draw(st.integers(0, len(slots))), f"{key}:{value}")
+    elif odd == "node":
+        node = draw(ODD_KEYS)
+    elif odd == "lane":
+        lane = draw(ODD_KEYS)
+    elif odd == "head":
+        head = draw(
+            st.sampled_from(
+                ["@event(node:{},lane:{},prio:1)", "@event(lane:{1},node:{0})", "@event(node:{})"]
+            )
+        )
+    elif odd == "opener":
+        opener = draw(st.sampled_from([" {", "@a{", "{@a,", "{\n", "@a(1){", "{{"]))
+    text = head.format(node, lane) + opener + ",".join(slots) + "}"
+    if odd == "space":  # next to a separator: the reader skips some spaces, and a newline separates
+        seams = [at for at, char in enumerate(text) if char in ",:{}()"]
+        at = draw(st.sampled_from(seams)) + draw(st.sampled_from([0, 1]))
+        text = text[:at] + draw(SPACES.filter(bool)) + text[at:]
+    return text
+
+
+MUTATIONS = st.sampled_from(list('{}()@:,;" \\\n.-eE0x1a\u00e9'))
+
+
+@st.composite
+def mutated_flat_messages(draw: st.DrawFn) -> str:
+    """A flat message with characters inserted, deleted or replaced, or cut short."""
+    text = draw(flat_messages())
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        action = draw(st.sampled_from(["insert", "delete", "replace", "truncate"]))
+        char = draw(MUTATIONS)
+        if action == "insert":
+            text = text[:at] + char + text[at:]
+        elif action == "delete":
+            text = text[:at] + text[at + 1 :]
+        elif action == "replace":
+            text = text[:at] + char + text[at + 1 :]
+        else:
+            text = text[:at]
+    return text
+
+
+def _fast_agrees_with_the_full_reader(text: str) -> bool:
+    """The fast paths either decline or give exactly (same types, same reprs) what the reader gives."""
+    from streamer.swim.recon import to_python
+    from streamer.swim.warp import _flat_event, _parse_envelope, flat_event_data
+
+    fast, data = _flat_event(text), flat_event_data(text)
+    assert (fast is None) == (data is None)
+    try:
+        full = _parse_envelope(text)
+    except ReconError:
+        assert fast is None, f"the fast path read {text!r}, which the full reader rejects"
+        with pytest.raises(ReconError):
+            parse_envelope(text)
+        return False
+    assert repr(parse_envelope(text)) == repr(full)
+    if fast is None:
+        return False
+    assert repr(fast) == repr(full)
+    assert data is not None and repr(data) == repr((full.node, full.lane, to_python(full.body)))
+    return True
+
+
+@settings(max_examples=300)  # the odd pieces are each a few percent of the examples
+@given(flat_messages())
+def test_the_fast_path_gives_exactly_what_the_full_reader_gives(text: str) -> None:
+    _fast_agrees_with_the_full_reader(text)
+
+
+@settings(max_examples=300)  # the odd pieces are each a few percent of the examples
+@given(
+    PLAIN_IDENTS | PLAIN_QUOTED,
+    PLAIN_IDENTS | PLAIN_QUOTED,
+    st.lists(st.tuples(PLAIN_IDENTS, PLAIN_VALUES), max_size=8),
+)
+def test_plain_flat_messages_take_the_fast_path(node: str, lane: str, slots: list[tuple[str, str]]) -> None:
+    text = f"@event(node:{node},lane:{lane}){{" + ",".join(f"{k}:{v}" for k, v in slots) + "}"
+    assert _fast_agrees_with_the_full_reader(text), "a plain flat message must take the fast path"
+
+
+@settings(max_examples=300)  # the odd pieces are each a few percent of the examples
+@given(mutated_flat_messages())
+def test_the_fast_path_on_mutated_messages_gives_the_full_readers_result_or_declines(text: str) -> None:
+    _fast_agrees_with_the_full_reader(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '@event(node:"/stock/AAAA",lane:status){timestamp:1721672101793,price:26.01,'
+        "volume:4.597909036889386E6,bid:23.57,ask:23.49,movement:-38.87}",
+        "@event(node:a,lane:b){}",
+        "@event(node:a,lane:b){a:007,b:-0012.50}",
+        '@event(node:a,lane:b){s:"",t:true,f:false,w:word,n:-0,x:-1.5E-3,y:2e+5,z:"a,b:c}"}',
+        '@event(node:"a\u00e9",lane:"x y"){k:"\u4e2d\n"}',
+    ],
+)
+def test_the_fast_path_takes_the_common_flat_messages(text: str) -> None:
+    assert _fast_agrees_with_the_full_reader(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@event(node:a,lane:b){a:1,}",
+        "@event(node:a,lane:b){a:1 }",
+        "@event(node:a,lane:b){a:0x1F}",
+        "@event(node:a,lane:b){a:.5}",
+        '@event(node:a,lane:b){a:"\\n"}',
+        "@event(node:a,lane:b){a$:1}",
+        "@event(node:a,lane:b){\u00e9:1}",
+        "@event(node:a,lane:b){a:}",
+        "@event(node:a,lane:b){a:%aGk=}",
+        "@event(node:a,lane:b){true:1}",
+        "@event(node:false,lane:b){a:1}",
+        "@event(node:a,lane:b,prio:1){a:1}",
+        "@event(node:a,lane:b){a:" + "1" * 5000 + "}",
+        '@event(node:a,lane:b){a:"' + "x" * 70_000 + '"}',
+    ],
+)
+def test_the_fast_path_declines_what_it_does_not_read_exactly(text: str) -> None:
+    from streamer.swim.warp import _flat_event
+
+    assert _flat_event(text) is None
+    _fast_agrees_with_the_full_reader(text)
+
+
+def test_an_integer_too_long_for_int_is_a_recon_error() -> None:
+    # Python refuses int() of more than 4300 digits (a ValueError): the reader reports it as Recon.
+    with pytest.raises(ReconError, match="offset 24: an integer of 5000 digits is too long"):
+        parse_envelope("@event(node:a,lane:b){a:" + "1" * 5000 + "}")
+    assert parse("0x" + "f" * 5000) == int("f" * 5000, 16)
+
+
+EDIT_BASES = [
+    '@event(node:"/stock/AAAA",lane:status){timestamp:1721672101793,price:26.01,'
+    'volume:4.597909036889386E6,bid:-23.57,ok:true,no:false,sym:AAAA,name:"Ac, me: {x}",e:""}',
+    '@event(node:a,lane:"b c"){k:1e5,l:-0.5e-3,m:007,n:x-y_1}',
+]
+EDITS = [
+    " ",
+    "\t",
+    "\r",
+    "\n",
+    ",",
+    ":",
+    ";",
+    "@a",
+    "{",
+    "}",
+    "(",
+    ")",
+    "\\",
+    '"',
+    ".",
+    "e",
+    "E+",
+    "-",
+    "0x",
+    "$",
+    "\u00e9",
+    "%",
+    "true",
+]
+
+
+@pytest.mark.parametrize("base", EDIT_BASES)
+def test_every_single_edit_of_a_flat_message_reads_as_the_full_reader_reads_it(base: str) -> None:
+    """Each edit at each offset: an insertion, a deletion, a cut. The fast path agrees or declines."""
+    assert _fast_agrees_with_the_full_reader(base)
+    for at in range(len(base) + 1):
+        _fast_agrees_with_the_full_reader(base[:at])
+        _fast_agrees_with_the_full_reader(base[:at] + base[at + 1 :])
+        for edit in EDITS:
+            _fast_agrees_with_the_full_reader(base[:at] + edit + base[at:])
