@@ -247,6 +247,30 @@ def test_a_duplicate_sequence_number_after_a_resume_is_a_protocol_error() -> Non
     assert len(got) == 4
 
 
+def test_a_duplicate_text_delta_after_a_resume_is_a_protocol_error() -> None:
+    # A repeated text delta takes the Responses hot path, which must check the resume point too.
+    names = [event.event for event in sse.iter_events([BACKGROUND.body])]
+    first_delta = names.index("response.output_text.delta")
+
+    def repeats_one(request: Recorded) -> Reply:
+        start = BACKGROUND.start_after(starting_after=int(request.path.rsplit("=", 1)[1]))
+        body, _ = BACKGROUND.served((start or 1) - 1)  # the last event handed out, again
+        return Reply(body=body)
+
+    with (
+        ReplayServer(responder=scripted(Faults(cut_after=first_delta + 1), repeats_one)) as server,
+        Client(KEY, base_url=server.base_url) as client,
+    ):
+        stream = client.responses_stream(model="m", input="x", background=True, resume=QUICK)
+        got = []
+        while stream.next():
+            got.append(stream.event())
+    error = stream.err()
+    assert isinstance(error, ProtocolError), error
+    assert "response.output_text.delta" in str(error) and "not above" in str(error)
+    assert len(got) == first_delta + 1
+
+
 def test_a_cut_after_the_final_event_needs_no_resume(server: ReplayServer, recordings: Recordings) -> None:
     recordings.cut_after, recordings.cut_within = len(BACKGROUND.events), False
     start = len(server.requests)
