@@ -34,8 +34,10 @@ def number(value: object) -> str:
     """
     if isinstance(value, bool) or not isinstance(value, float) or not math.isfinite(value):
         return str(value)
-    if value != 0 and (abs(value) >= 1e15 or abs(value) < 1e-3):
+    if value != 0 and abs(value) >= 1e15:
         return f"{value:.4g}"
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.3e}"  # 4 significant digits; ``.4g`` would show 0.0006012
     text = f"{value:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
 
