@@ -227,38 +227,22 @@ def test_a_404_on_resume_ends_at_once_with_the_original_error() -> None:
     assert len(server.requests) == 2
 
 
-def test_a_duplicate_sequence_number_after_a_resume_is_a_protocol_error() -> None:
+_FIRST_TEXT_DELTA = [event.event for event in sse.iter_events([BACKGROUND.body])].index(
+    "response.output_text.delta"
+)
+
+
+# Cut after event 4 (the repeat is a structural event, the full path) and after the first text
+# delta (the repeat takes the Responses hot path, which must check the resume point too).
+@pytest.mark.parametrize("cut_after", [4, _FIRST_TEXT_DELTA + 1])
+def test_a_duplicate_sequence_number_after_a_resume_is_a_protocol_error(cut_after: int) -> None:
     def repeats_one(request: Recorded) -> Reply:
         start = BACKGROUND.start_after(starting_after=int(request.path.rsplit("=", 1)[1]))
         body, _ = BACKGROUND.served((start or 1) - 1)  # the last event handed out, again
         return Reply(body=body)
 
     with (
-        ReplayServer(responder=scripted(Faults(cut_after=4), repeats_one)) as server,
-        Client(KEY, base_url=server.base_url) as client,
-    ):
-        stream = client.responses_stream(model="m", input="x", background=True, resume=QUICK)
-        got = []
-        while stream.next():
-            got.append(stream.event())
-    error = stream.err()
-    assert isinstance(error, ProtocolError)
-    assert "sequence_number 3, not above 3" in str(error)
-    assert len(got) == 4
-
-
-def test_a_duplicate_text_delta_after_a_resume_is_a_protocol_error() -> None:
-    # A repeated text delta takes the Responses hot path, which must check the resume point too.
-    names = [event.event for event in sse.iter_events([BACKGROUND.body])]
-    first_delta = names.index("response.output_text.delta")
-
-    def repeats_one(request: Recorded) -> Reply:
-        start = BACKGROUND.start_after(starting_after=int(request.path.rsplit("=", 1)[1]))
-        body, _ = BACKGROUND.served((start or 1) - 1)  # the last event handed out, again
-        return Reply(body=body)
-
-    with (
-        ReplayServer(responder=scripted(Faults(cut_after=first_delta + 1), repeats_one)) as server,
+        ReplayServer(responder=scripted(Faults(cut_after=cut_after), repeats_one)) as server,
         Client(KEY, base_url=server.base_url) as client,
     ):
         stream = client.responses_stream(model="m", input="x", background=True, resume=QUICK)
@@ -267,8 +251,10 @@ def test_a_duplicate_text_delta_after_a_resume_is_a_protocol_error() -> None:
             got.append(stream.event())
     error = stream.err()
     assert isinstance(error, ProtocolError), error
-    assert "response.output_text.delta" in str(error) and "not above" in str(error)
-    assert len(got) == first_delta + 1
+    last = got[-1].sequence_number
+    assert f"sequence_number {last}, not above {last}" in str(error)
+    assert got[-1].name in str(error)
+    assert len(got) == cut_after
 
 
 def test_a_cut_after_the_final_event_needs_no_resume(server: ReplayServer, recordings: Recordings) -> None:
