@@ -19,13 +19,14 @@ from hypothesis import strategies as st
 
 from streamer import sse
 from streamer.errors import DecodeError
-from streamer.openai._core import _SHAPE_FAULTS, _decode_error
 from streamer.openai._lazy import lazy_state
 from streamer.openai.assistants import RunStream
 from streamer.openai.assistants.events import ThreadMessageDelta, hot_text_delta
 from streamer.openai.assistants.stream import RunProtocol
 
 from ..conftest import RECORDINGS
+from .differential import outcome as _outcome
+from .differential import result as _result
 
 REAL = Path(__file__).parent / "real_streams"
 SOURCES = sorted(REAL.glob("assistants_*.sse")) + sorted(RECORDINGS.glob("*.sse"))
@@ -41,16 +42,6 @@ CREATED = {"id": "msg_1", "object": "thread.message", "role": "assistant", "cont
 WITH_BLOCK = {**CREATED, "content": [{"type": "text", "text": {"value": "Hi", "annotations": []}}]}
 
 
-def _outcome(protocol: RunProtocol, raw: sse.Event) -> Any:
-    """What accepting ``raw`` gives: the event, or the DecodeError the core would raise."""
-    try:
-        return protocol.accept(raw)
-    except _SHAPE_FAULTS as exc:
-        return _decode_error(protocol, raw, exc)
-    except DecodeError as exc:
-        return exc
-
-
 def _same_outcome(hot: Any, full: Any) -> None:
     if isinstance(full, Exception) or isinstance(hot, Exception):
         assert type(hot) is type(full)
@@ -64,14 +55,6 @@ def _same_outcome(hot: Any, full: Any) -> None:
     assert hot == full and repr(hot) == repr(full)
     assert attrs.asdict(hot) == attrs.asdict(full)
     assert type(hot.data) is type(full.data)
-
-
-def _result(read: Any) -> Any:
-    """What ``read()`` gives, or its exception's type and message (a snapshot may be unreadable)."""
-    try:
-        return read()
-    except Exception as exc:
-        return type(exc), str(exc)
 
 
 def _same_state(hot: RunProtocol, full: RunProtocol) -> None:

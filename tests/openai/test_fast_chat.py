@@ -19,12 +19,14 @@ from hypothesis import strategies as st
 
 from streamer import sse
 from streamer.errors import DecodeError
-from streamer.openai._core import _SHAPE_FAULTS, _decode_error
 from streamer.openai._lazy import lazy_state
 from streamer.openai.chat import ChatStream
 from streamer.openai.chat._fast import TextChunks, hot_text_chunk
 from streamer.openai.chat.models import ChatChunk
 from streamer.openai.chat.stream import ChatProtocol, _ChatUnwrappers
+
+from .differential import outcome as _outcome
+from .differential import result as _result
 
 REAL = Path(__file__).parent / "real_streams"
 SOURCES = sorted(REAL.glob("chat_*.sse"))
@@ -80,23 +82,6 @@ class _View(_ChatUnwrappers):
     def __init__(self, protocol: ChatProtocol, current: Any) -> None:
         self._protocol = protocol
         self._current = current
-
-
-def _outcome(protocol: ChatProtocol, raw: sse.Event) -> Any:
-    """What accepting ``raw`` gives: the event, or the DecodeError the core would raise."""
-    try:
-        return protocol.accept(raw)
-    except _SHAPE_FAULTS as exc:
-        return _decode_error(protocol, raw, exc)
-    except DecodeError as exc:
-        return exc
-
-
-def _result(read: Any) -> Any:
-    try:
-        return read()
-    except Exception as exc:
-        return type(exc), str(exc)
 
 
 def _reads(view: _View) -> list[Any]:

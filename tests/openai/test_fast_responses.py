@@ -20,12 +20,14 @@ from hypothesis import strategies as st
 from streamer import sse
 from streamer.errors import DecodeError
 from streamer.openai._build import ShapeError
-from streamer.openai._core import _SHAPE_FAULTS, _decode_error
 from streamer.openai._lazy import lazy_state
 from streamer.openai.responses import ResponseStream
 from streamer.openai.responses._fast import accept_text_delta
 from streamer.openai.responses.events import ResponseEvent, ResponseOutputTextDelta
 from streamer.openai.responses.stream import ResponseProtocol, _ResponseUnwrappers
+
+from .differential import outcome as _outcome
+from .differential import result as _result
 
 REAL = Path(__file__).parent / "real_streams"
 SOURCES = sorted(REAL.glob("responses_*.sse"))
@@ -58,22 +60,6 @@ class _View(_ResponseUnwrappers):
     def __init__(self, protocol: ResponseProtocol, current: Any) -> None:
         self._protocol = protocol
         self._current = current
-
-
-def _outcome(protocol: ResponseProtocol, raw: sse.Event) -> Any:
-    try:
-        return protocol.accept(raw)
-    except _SHAPE_FAULTS as exc:
-        return _decode_error(protocol, raw, exc)
-    except DecodeError as exc:
-        return exc
-
-
-def _result(read: Any) -> Any:
-    try:
-        return read()
-    except Exception as exc:
-        return type(exc), str(exc)
 
 
 def _reads(view: _View) -> list[Any]:
